@@ -1,0 +1,25 @@
+// Run-time choice of the kernel table: CPUID + XGETBV, once, with the
+// MLPCORE_ISA environment variable able to force a lower instruction set.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mlpcore/kernel_table.h"
+
+namespace mlpcore {
+
+// The table in use. Chosen on first call (thread-safe), then cached.
+const KernelTable& kernels();
+
+// Name of an ISA as users write it: "generic", "neon", "avx2", "avx512".
+const char* isa_name(Isa isa);
+
+// ISAs compiled into this build that this CPU and OS can run, best first.
+std::vector<Isa> supported_isas();
+
+// Switch the table in use (for tests and benchmarks). Throws std::invalid_argument
+// for an unknown name or an ISA this machine cannot run.
+void select_isa(const std::string& name);
+
+}  // namespace mlpcore

@@ -1,0 +1,28 @@
+// Single-precision matrix multiply on row-major matrices:
+//   C = act(alpha * op(A) * op(B) + beta * C + bias)
+// with op = identity or transpose, so backprop's X*W, X^T*dY and dY*W^T never
+// materialise a transpose. Results do not depend on the thread count: work is
+// split over rows and columns of C only, never over the shared dimension.
+#pragma once
+
+#include <cstddef>
+
+#include "mlpcore/kernel_table.h"
+
+namespace mlpcore {
+
+enum class Trans : bool { no = false, yes = true };
+
+// Applied to each finished tile of C while it is still in cache.
+struct Epilogue {
+  const float* bias = nullptr;  // length n, added to every row; may be null
+  Activation act = Activation::identity;
+};
+
+// op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides of the
+// stored (untransposed) arrays. k == 0 gives C = beta * C (then the epilogue).
+void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+           const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+           std::size_t ldc, const Epilogue& epilogue = Epilogue{});
+
+}  // namespace mlpcore

@@ -1,0 +1,78 @@
+// Whole-array front ends of the elementwise kernels: split into fixed chunks
+// across threads (when the array is large enough to pay for them) and run the
+// dispatched kernel on each chunk.
+#include "mlpcore/elementwise.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "mlpcore/dispatch.h"
+#include "mlpcore/threads.h"
+
+namespace mlpcore {
+namespace {
+
+// Roughly the flops of one element of an activation, to size thread counts.
+constexpr double kFlopsPerElement = 20.0;
+constexpr std::size_t kChunk = 1 << 14;  // elements per task: large enough to amortise
+
+template <class Body>
+void for_chunks(std::size_t n, std::size_t chunk, Body body) {
+  const std::size_t chunks = (n + chunk - 1) / chunk;
+  const int nt = threads_for(kFlopsPerElement * static_cast<double>(n));
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && chunks > 1)
+  for (std::ptrdiff_t c = 0; c < static_cast<std::ptrdiff_t>(chunks); ++c) {
+    const std::size_t begin = static_cast<std::size_t>(c) * chunk;
+    body(begin, std::min(n, begin + chunk));
+  }
+}
+
+}  // namespace
+
+void activation_forward(Activation act, std::size_t n, const float* x, float* y) {
+  const KernelTable& kt = kernels();
+  for_chunks(n, kChunk, [&](std::size_t b, std::size_t e) { kt.act_forward(act, e - b, x + b, y + b); });
+}
+
+void activation_backward(Activation act, std::size_t n, const float* y, const float* dy, float* dx) {
+  const KernelTable& kt = kernels();
+  for_chunks(n, kChunk, [&](std::size_t b, std::size_t e) {
+    kt.act_backward(act, e - b, y + b, dy + b, dx + b);
+  });
+}
+
+void bias_activation(Activation act, std::size_t rows, std::size_t cols, const float* bias,
+                     float* y, std::size_t ld) {
+  const KernelTable& kt = kernels();
+  const std::size_t rows_per_chunk = std::max<std::size_t>(1, kChunk / std::max<std::size_t>(cols, 1));
+  for_chunks(rows, rows_per_chunk, [&](std::size_t b, std::size_t e) {
+    kt.bias_act_rows(act, e - b, cols, bias, y + b * ld, static_cast<std::ptrdiff_t>(ld));
+  });
+}
+
+void softmax(std::size_t rows, std::size_t cols, const float* x, float* y) {
+  const KernelTable& kt = kernels();
+  const std::size_t rows_per_chunk = std::max<std::size_t>(1, kChunk / std::max<std::size_t>(cols, 1));
+  for_chunks(rows, rows_per_chunk, [&](std::size_t b, std::size_t e) {
+    kt.softmax_rows(e - b, cols, x + b * cols, y + b * cols);
+  });
+}
+
+void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out) {
+  // Split by columns only: every column is summed top to bottom by one thread,
+  // so the result is the same for any thread count.
+  const KernelTable& kt = kernels();
+  std::fill(out, out + cols, 0.0f);
+  constexpr std::size_t kColBlock = 64;
+  const std::size_t blocks = (cols + kColBlock - 1) / kColBlock;
+  const int nt = threads_for(static_cast<double>(rows) * cols);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && blocks > 1)
+  for (std::ptrdiff_t blk = 0; blk < static_cast<std::ptrdiff_t>(blocks); ++blk) {
+    const std::size_t j0 = static_cast<std::size_t>(blk) * kColBlock;
+    const std::size_t w = std::min(kColBlock, cols - j0);
+    // Rows are strided by cols: walk them one at a time into a local accumulator.
+    for (std::size_t r = 0; r < rows; ++r) kt.column_sums(1, w, x + r * cols + j0, out + j0);
+  }
+}
+
+}  // namespace mlpcore

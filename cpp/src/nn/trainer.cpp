@@ -1,0 +1,152 @@
+#include "mlpcore/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "mlpcore/random.h"
+
+namespace mlpcore {
+
+Trainer::Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size)
+    : net_(net), sgd_(sgd), loss_(loss), batch_size_(batch_size) {
+  if (batch_size == 0) throw std::invalid_argument("batch_size: expected a positive integer, got 0");
+  if (sgd.size() != net.param_count()) {
+    throw std::invalid_argument("optimizer: its state does not match this network's parameters");
+  }
+  const std::size_t L = net.num_layers();
+  act_buffers_.reserve(L);
+  for (std::size_t l = 0; l < L; ++l) {
+    act_buffers_.emplace_back(batch_size * net.fan_out(l));
+    acts_.push_back(act_buffers_.back().data());
+  }
+  delta_.resize(batch_size * net.max_width());
+  scratch_.resize(batch_size * net.max_width());
+  batch_x_.resize(batch_size * net.input_dim());
+  batch_dense_.resize(batch_size * net.output_dim());
+  batch_weight_.resize(batch_size);
+  batch_labels_.resize(batch_size);
+}
+
+void Trainer::gather(const Dataset& data, const std::uint32_t* idx, std::size_t rows) {
+  const std::size_t d = net_.input_dim(), out = net_.output_dim();
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::memcpy(batch_x_.data() + r * d, data.x + static_cast<std::size_t>(idx[r]) * d, d * sizeof(float));
+  }
+  if (data.targets.labels) {
+    for (std::size_t r = 0; r < rows; ++r) batch_labels_[r] = data.targets.labels[idx[r]];
+  } else {
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::memcpy(batch_dense_.data() + r * out, data.targets.dense + static_cast<std::size_t>(idx[r]) * out,
+                  out * sizeof(float));
+    }
+  }
+  if (data.sample_weight) {
+    for (std::size_t r = 0; r < rows; ++r) batch_weight_.data()[r] = data.sample_weight[idx[r]];
+  }
+}
+
+EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t seed,
+                              std::uint64_t epoch, const std::function<bool()>& interrupted) {
+  if (data.rows > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("X: at most 2^32 - 1 rows per fit");
+  }
+  EpochStats stats;
+  if (shuffle) {
+    order_.resize(data.rows);
+    std::iota(order_.begin(), order_.end(), 0u);
+    std::uint64_t mix = seed;
+    Rng rng(Rng::splitmix64(mix) ^ (epoch * 0xd1b54a32d192ed03ULL));
+    for (std::size_t i = data.rows; i > 1; --i) {
+      std::swap(order_[i - 1], order_[rng.below(i)]);
+    }
+  }
+  const std::size_t out = net_.output_dim();
+  for (std::size_t start = 0; start < data.rows; start += batch_size_) {
+    if (interrupted && interrupted()) {
+      stats.interrupted = true;
+      break;
+    }
+    const std::size_t rows = std::min(batch_size_, data.rows - start);
+    const float* x;
+    Targets t;
+    const float* w = nullptr;
+    if (shuffle) {
+      gather(data, order_.data() + start, rows);
+      x = batch_x_.data();
+      t.labels = data.targets.labels ? batch_labels_.data() : nullptr;
+      t.dense = data.targets.labels ? nullptr : batch_dense_.data();
+      w = data.sample_weight ? batch_weight_.data() : nullptr;
+    } else {
+      x = data.x + start * net_.input_dim();
+      t.labels = data.targets.labels ? data.targets.labels + start : nullptr;
+      t.dense = data.targets.dense ? data.targets.dense + start * out : nullptr;
+      w = data.sample_weight ? data.sample_weight + start : nullptr;
+    }
+
+    const float* logits = net_.forward(x, rows, acts_);
+    const double norm = loss_normalizer(loss_, rows, out);
+    const double batch_loss =
+        loss_sum(loss_, rows, out, logits, t, w, delta_.data(), static_cast<float>(1.0 / norm)) / norm;
+    if (!std::isfinite(batch_loss)) {
+      stats.diverged = true;
+      break;
+    }
+    count_correct(loss_, rows, out, logits, t, stats);
+    net_.backward(x, rows, acts_, delta_.data(), scratch_.data());
+    sgd_.step(net_.params(), net_.grads());
+    stats.loss_sum += batch_loss * static_cast<double>(rows);
+    stats.rows += rows;
+    ++stats.steps;
+  }
+  return stats;
+}
+
+void count_correct(LossKind loss, std::size_t rows, std::size_t cols, const float* out,
+                   const Targets& t, EpochStats& stats) {
+  if (loss == LossKind::mse) return;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* z = out + r * cols;
+    if (loss == LossKind::cross_entropy) {
+      const std::size_t pred = static_cast<std::size_t>(std::max_element(z, z + cols) - z);
+      std::size_t truth;
+      if (t.labels) {
+        truth = static_cast<std::size_t>(t.labels[r]);
+      } else {
+        const float* tr = t.dense + r * cols;
+        truth = static_cast<std::size_t>(std::max_element(tr, tr + cols) - tr);
+      }
+      stats.correct += pred == truth;
+      stats.judged += 1;
+    } else {
+      const float* tr = t.dense + r * cols;
+      for (std::size_t j = 0; j < cols; ++j) stats.correct += (z[j] > 0.0f) == (tr[j] > 0.5f);
+      stats.judged += cols;
+    }
+  }
+}
+
+EpochStats evaluate(const Network& net, LossKind loss, const Dataset& data) {
+  EpochStats stats;
+  constexpr std::size_t kChunk = 4096;
+  const std::size_t out = net.output_dim();
+  AlignedBuffer logits(std::min(kChunk, data.rows) * out);
+  for (std::size_t start = 0; start < data.rows; start += kChunk) {
+    const std::size_t rows = std::min(kChunk, data.rows - start);
+    net.predict(data.x + start * net.input_dim(), rows, logits.data());
+    Targets t;
+    t.labels = data.targets.labels ? data.targets.labels + start : nullptr;
+    t.dense = data.targets.dense ? data.targets.dense + start * out : nullptr;
+    const float* w = data.sample_weight ? data.sample_weight + start : nullptr;
+    stats.loss_sum += loss_sum(loss, rows, out, logits.data(), t, w, nullptr, 0.0f) /
+                      loss_normalizer(loss, rows, out) * static_cast<double>(rows);
+    count_correct(loss, rows, out, logits.data(), t, stats);
+    stats.rows += rows;
+  }
+  return stats;
+}
+
+}  // namespace mlpcore

@@ -1,0 +1,68 @@
+"""Argument checks shared by the Python API: each error names the argument,
+what was expected and what came."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def positive_int(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected a positive integer, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value}")
+    return int(value)
+
+
+def non_negative_int(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer >= 0, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {value}")
+    return int(value)
+
+
+def real_number(name: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    return value
+
+
+def one_of(name: str, value, choices) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a string, one of {sorted(choices)}, got {type(value).__name__} {value!r}")
+    key = value.lower()
+    if key not in choices:
+        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {value!r}")
+    return choices[key] if isinstance(choices, dict) else key
+
+
+def numeric_array(name: str, value) -> np.ndarray:
+    """An ndarray of real numbers (bool, int, float), converted once to float32."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected real numbers (float32 preferred), got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def finite_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
+    """A non-empty 2-d float32 array without NaN or inf."""
+    arr = numeric_array(name, value)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array (samples, features), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: expected a non-empty array, got shape {arr.shape}")
+    if columns is not None and arr.shape[1] != columns:
+        raise ValueError(f"{name}: expected {columns} features per row, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise ValueError(f"{name}: expected finite values, found {bad}")
+    return arr

@@ -1,0 +1,107 @@
+"""The native kernels on numpy arrays.
+
+Inputs of any real dtype are converted once to float32 C order; results are
+new float32 arrays. NaN propagates as in numpy. Activation derivatives come in
+two forms: ``*_derivative(x)`` is f'(x) at the input, and
+``activation_backward(name, y, dy)`` is the backprop kernel itself,
+``dy * f'`` written in terms of the output ``y = f(x)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from .layers import ACTIVATIONS
+from ._checks import one_of
+
+
+def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, c=None) -> np.ndarray:
+    """``alpha * op(a) @ op(b) + beta * c`` with op = transpose when trans_* is
+    True. ``c`` is read, never written (the result is a new array)."""
+    return _core.matmul(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), c)
+
+
+def _activation(name: str) -> str:
+    act = one_of("activation", name, ACTIVATIONS)
+    if act == "softmax":
+        raise ValueError("activation: softmax is row-wise; use mlpcore.ops.softmax")
+    return act
+
+
+def activation(x, name: str) -> np.ndarray:
+    """Elementwise ``name(x)`` for name in relu, sigmoid, tanh, identity."""
+    return _core.activation_forward(_activation(name), x)
+
+
+def sigmoid(x) -> np.ndarray:
+    return _core.activation_forward("sigmoid", x)
+
+
+def tanh(x) -> np.ndarray:
+    return _core.activation_forward("tanh", x)
+
+
+def relu(x) -> np.ndarray:
+    return _core.activation_forward("relu", x)
+
+
+def identity(x) -> np.ndarray:
+    return _core.activation_forward("identity", x)
+
+
+def softmax(x) -> np.ndarray:
+    """Row-wise softmax, stable for large logits; a 1-d input is one row."""
+    arr = np.asarray(x)
+    if arr.ndim == 1:
+        return _core.softmax(arr.reshape(1, -1)).reshape(-1)
+    return _core.softmax(arr)
+
+
+def activation_backward(name: str, y, dy) -> np.ndarray:
+    """Backprop through an activation: ``dy * f'(x)`` from the output ``y = f(x)``.
+    ReLU's derivative at 0 is 0."""
+    return _core.activation_backward(_activation(name), y, dy)
+
+
+def activation_derivative(x, name: str) -> np.ndarray:
+    """f'(x) at the inputs x: sigmoid(x)(1 - sigmoid(x)), 1 - tanh(x)^2, 1 for
+    x > 0 (0 for x <= 0) for ReLU, 1 for identity."""
+    act = _activation(name)
+    y = _core.activation_forward(act, x)
+    return _core.activation_backward(act, y, np.ones_like(y))
+
+
+def sigmoid_derivative(x) -> np.ndarray:
+    return activation_derivative(x, "sigmoid")
+
+
+def tanh_derivative(x) -> np.ndarray:
+    return activation_derivative(x, "tanh")
+
+
+def relu_derivative(x) -> np.ndarray:
+    return activation_derivative(x, "relu")
+
+
+def cross_entropy(logits, target, sample_weight=None):
+    """Softmax cross-entropy on logits, averaged over rows. ``target`` is
+    integer labels (rows,) or probability rows (rows, classes). Returns
+    ``(loss, d loss / d logits)``."""
+    return _core.loss("cross_entropy", logits, target, sample_weight)
+
+
+def binary_cross_entropy(logits, target, sample_weight=None):
+    """Sigmoid binary cross-entropy on logits, averaged over all elements.
+    Returns ``(loss, d loss / d logits)``."""
+    return _core.loss("binary_cross_entropy", logits, target, sample_weight)
+
+
+def mse(prediction, target, sample_weight=None):
+    """Mean squared error over all elements. Returns ``(loss, d loss / d prediction)``."""
+    return _core.loss("mse", prediction, target, sample_weight)
+
+
+__all__ = ["matmul", "activation", "sigmoid", "tanh", "relu", "identity", "softmax",
+           "activation_backward", "activation_derivative", "sigmoid_derivative", "tanh_derivative",
+           "relu_derivative", "cross_entropy", "binary_cross_entropy", "mse"]
