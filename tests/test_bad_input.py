@@ -1,0 +1,172 @@
+"""Bad input raises a clear ValueError / TypeError naming the argument; nothing crashes."""
+
+import numpy as np
+import pytest
+
+import mlpcore as mc
+
+
+@pytest.fixture
+def data(rng):
+    return rng.standard_normal((20, 4)).astype(np.float32), rng.integers(0, 3, 20)
+
+
+@pytest.fixture
+def model():
+    m = mc.Sequential([mc.Dense(5, activation="relu"), mc.Dense(3)], seed=0)
+    m.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.1))
+    return m
+
+
+def test_fit_shapes_and_dtypes(model, data):
+    X, y = data
+    with pytest.raises(ValueError, match="X: expected a 2-d array"):
+        model.fit(X[0], y)
+    with pytest.raises(ValueError, match="X: expected a 2-d array"):
+        model.fit(X[None], y)
+    with pytest.raises(TypeError, match="X: expected real numbers"):
+        model.fit(X.astype(complex), y)
+    with pytest.raises(TypeError, match="X: expected real numbers"):
+        model.fit(np.array([["a"] * 4] * 20), y)
+    with pytest.raises(TypeError, match="X"):
+        model.fit(object(), y)
+    with pytest.raises(ValueError, match="X: expected a non-empty array"):
+        model.fit(np.zeros((0, 4), np.float32), y[:0])
+    with pytest.raises(ValueError, match="y: expected 20 targets"):
+        model.fit(X, y[:-1])
+    model.fit(X, y, verbose=0)
+    with pytest.raises(ValueError, match="X: expected 4 features"):
+        model.fit(X[:, :3], y)
+    with pytest.raises(ValueError, match="X: expected 4 features"):
+        model.predict(X[:, :3])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs(model, data, bad):
+    X, y = data
+    X = X.copy()
+    X[3, 2] = bad
+    with pytest.raises(ValueError, match="X: expected finite values"):
+        model.fit(X, y)
+    model.fit(data[0], y, verbose=0)
+    with pytest.raises(ValueError, match="X: expected finite values"):
+        model.predict(X)
+    Y = np.zeros((20, 3), np.float32)
+    Y[0, 0] = bad
+    with pytest.raises(ValueError, match="y"):
+        model.fit(data[0], Y)
+
+
+def test_labels(model, data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"y: labels must be in \[0, 3\)"):
+        model.fit(X, np.full(20, 3))
+    with pytest.raises(ValueError, match=r"y: labels must be in \[0, 3\)"):
+        model.fit(X, np.full(20, -1))
+    with pytest.raises(ValueError, match="y: class labels must be whole numbers"):
+        model.fit(X, np.full(20, 0.5))
+    with pytest.raises(ValueError, match=r"y: expected shape \(20, 3\)"):
+        model.fit(X, np.zeros((20, 2), np.float32))
+    with pytest.raises(TypeError, match="y: expected numeric targets"):
+        model.fit(X, np.array(["a"] * 20))
+
+
+def test_fit_keywords(model, data):
+    X, y = data
+    for kw, exc in [(dict(batch_size=0), ValueError), (dict(batch_size=-5), ValueError),
+                    (dict(batch_size=2.5), TypeError), (dict(epochs=-1), ValueError),
+                    (dict(epochs="3"), TypeError), (dict(shuffle="yes"), TypeError),
+                    (dict(validation_data=(X,)), ValueError),
+                    (dict(validation_data=(X[:, :2], y)), ValueError),
+                    (dict(sample_weight=np.ones(19)), ValueError),
+                    (dict(sample_weight=-np.ones(20)), ValueError)]:
+        with pytest.raises(exc) as info:
+            model.fit(X, y, verbose=0, **kw)
+        assert list(kw)[0] in str(info.value) or "validation_data" in str(info.value)
+
+
+def test_layers_losses_optimizers():
+    with pytest.raises(ValueError, match="activation: expected one of"):
+        mc.Dense(4, activation="swish")
+    with pytest.raises(ValueError, match="units: expected a positive integer"):
+        mc.Dense(0)
+    with pytest.raises(TypeError, match="units"):
+        mc.Dense(3.0)
+    with pytest.raises(ValueError, match="init: expected one of"):
+        mc.Dense(3, init="zeros")
+    with pytest.raises(ValueError, match="loss: expected one of"):
+        mc.Sequential([mc.Dense(2)]).compile(loss="hinge")
+    with pytest.raises(TypeError, match="optimizer"):
+        mc.Sequential([mc.Dense(2)]).compile(optimizer="adam")
+    for kw, pattern in [(dict(lr=0), "lr"), (dict(lr=-1), "lr"), (dict(lr=float("nan")), "lr"),
+                        (dict(momentum=1.0), "momentum"), (dict(momentum=-0.1), "momentum"),
+                        (dict(weight_decay=-1), "weight_decay"), (dict(nesterov=True), "nesterov")]:
+        with pytest.raises(ValueError, match=pattern):
+            mc.SGD(**kw)
+    with pytest.raises(ValueError, match="softmax is only supported on the last layer"):
+        m = mc.Sequential([mc.Dense(3, activation="softmax"), mc.Dense(2)])
+        m.compile(loss="cross_entropy")
+        m.fit(np.zeros((2, 2), np.float32), [0, 1])
+    with pytest.raises(ValueError, match="softmax output needs loss='cross_entropy'"):
+        mc.Sequential([mc.Dense(3, activation="softmax")]).compile(loss="mse")
+
+
+def test_not_built_and_not_compiled(data):
+    X, y = data
+    m = mc.Sequential([mc.Dense(3)])
+    for call in (lambda: m.predict(X), lambda: m.get_weights(), lambda: m.evaluate(X, y)):
+        with pytest.raises(mc.NotBuiltError, match="not built yet"):
+            call()
+    assert issubclass(mc.NotBuiltError, ValueError)
+    with pytest.raises(ValueError, match="compile"):
+        m.fit(X, y)
+
+
+def test_impossible_sizes_fail_fast():
+    m = mc.Sequential([mc.Dense(10**12)], input_dim=10**6)
+    with pytest.raises(MemoryError):
+        m.compile(loss="mse")
+
+
+def test_set_weights_checks(model, data):
+    model.fit(*data, verbose=0)
+    good = model.get_weights()
+    with pytest.raises(ValueError, match="expected 2"):
+        model.set_weights(good[:1])
+    with pytest.raises(ValueError, match=r"expected W of shape \(4, 5\)"):
+        model.set_weights([(good[0][0].T, good[0][1]), good[1]])
+    bad = [(good[0][0].copy(), good[0][1]), good[1]]
+    bad[0][0][0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        model.set_weights(bad)
+    np.testing.assert_array_equal(model.get_weights()[0][0], good[0][0])  # untouched on error
+
+
+def test_ops_bad_input():
+    with pytest.raises(ValueError, match="b: op\\(a\\) is 2 x 3"):
+        mc.ops.matmul(np.ones((2, 3)), np.ones((4, 5)))
+    with pytest.raises(ValueError, match="a: expected a 2-d array"):
+        mc.ops.matmul(np.ones(3), np.ones((3, 1)))
+    with pytest.raises(TypeError, match="a: expected a real numeric dtype"):
+        mc.ops.matmul(np.ones((2, 2), complex), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="c: expected shape \\(2, 2\\)"):
+        mc.ops.matmul(np.ones((2, 2)), np.ones((2, 2)), c=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="activation: expected one of"):
+        mc.ops.activation(np.ones(3), "gelu")
+    with pytest.raises(ValueError, match="dy: expected the shape of y"):
+        mc.ops.activation_backward("relu", np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match=r"target: labels must be in \[0, 3\)"):
+        mc.ops.cross_entropy(np.ones((2, 3)), np.array([0, 7]))
+    with pytest.raises(TypeError, match="target: class labels must be integers"):
+        mc.ops.cross_entropy(np.ones((2, 3)), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="target: expected shape"):
+        mc.ops.mse(np.ones((2, 3)), np.ones((3, 2)))
+
+
+def test_threads_and_isa_arguments():
+    with pytest.raises(ValueError, match="n: expected a positive integer"):
+        mc.set_num_threads(0)
+    with pytest.raises(TypeError, match="n"):
+        mc.set_num_threads("2")
+    with pytest.raises(ValueError, match="isa: expected one of"):
+        mc.set_isa("sse9")
