@@ -480,12 +480,20 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Sgd>(m, "Sgd")
       .def(py::init([](const Network& net, float lr, float momentum, float dampening, float weight_decay,
-                       bool nesterov) {
-             return std::make_unique<Sgd>(make_sgd_config(lr, momentum, dampening, weight_decay, nesterov),
-                                          net.param_count());
+                       bool nesterov, bool decay_bias) {
+             auto sgd = std::make_unique<Sgd>(make_sgd_config(lr, momentum, dampening, weight_decay, nesterov),
+                                              net.param_count());
+             if (!decay_bias) {
+               std::vector<std::pair<std::size_t, std::size_t>> biases;
+               for (std::size_t l = 0; l < net.num_layers(); ++l) {
+                 biases.emplace_back(net.bias_offset(l), net.bias_offset(l) + net.fan_out(l));
+               }
+               sgd->set_decay_exempt(biases);
+             }
+             return sgd;
            }),
            py::arg("network"), py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f,
-           py::arg("weight_decay") = 0.0f, py::arg("nesterov") = false)
+           py::arg("weight_decay") = 0.0f, py::arg("nesterov") = false, py::arg("decay_bias") = true)
       .def("set_lr", [](Sgd& s, float lr) {
         SgdConfig c = s.config();
         c.lr = lr;

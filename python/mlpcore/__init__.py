@@ -3,11 +3,12 @@ chosen at run time, OpenMP threads) behind a Keras-like API."""
 
 from __future__ import annotations
 
-from . import _core, ops
+from . import _core, callbacks, ops
 from .history import History
 from .layers import Dense
 from .models import NotBuiltError, Sequential
 from .optimizers import SGD
+from .plotting import plot_history
 
 __version__ = _core.__version__
 
@@ -35,5 +36,5 @@ def set_isa(name: str) -> None:
     _core.set_isa(name)
 
 
-__all__ = ["Dense", "History", "NotBuiltError", "SGD", "Sequential", "config", "get_num_threads",
-           "ops", "set_isa", "set_num_threads", "__version__"]
+__all__ = ["Dense", "History", "NotBuiltError", "SGD", "Sequential", "callbacks", "config", "get_num_threads",
+           "ops", "plot_history", "set_isa", "set_num_threads", "__version__"]

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _core, losses
 from ._checks import finite_matrix, non_negative_int, numeric_array, positive_int
+from .callbacks import CallbackList, ProgressBar
 from .history import History
 from .layers import Dense
 from .optimizers import SGD
@@ -40,6 +41,7 @@ class Sequential:
         self._trainer = None
         self._trainer_key = None
         self.epochs_done = 0
+        self.stop_training = False  # a callback sets it to end fit after the current epoch
         for layer in layers or []:
             self.add(layer)
 
@@ -93,6 +95,12 @@ class Sequential:
                                   [l.init for l in self.layers], self.seed)
         self._sgd = None
         self._trainer = None
+
+    @property
+    def optimizer(self):
+        """The SGD given to compile (None before); set ``optimizer.lr`` to change
+        the learning rate between epochs."""
+        return self._optimizer
 
     def _require_built(self, what: str):
         if self._net is None:
@@ -160,7 +168,8 @@ class Sequential:
     def _ensure_trainer(self, batch_size: int):
         if self._sgd is None:
             o = self._optimizer
-            self._sgd = _core.Sgd(self._net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov)
+            self._sgd = _core.Sgd(self._net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov,
+                                  o.decay_bias)
             self._trainer = None
         if self._trainer is None or self._trainer_key != batch_size:
             self._trainer = _core.Trainer(self._net, self._sgd, self._loss, batch_size)
@@ -168,12 +177,16 @@ class Sequential:
         return self._trainer
 
     def fit(self, X, y, epochs=1, batch_size=32, shuffle=True, validation_data=None, verbose=1,
-            sample_weight=None) -> History:
+            sample_weight=None, callbacks=None) -> History:
         """Train for ``epochs`` passes over (X, y) with minibatch SGD.
 
         X: (samples, features), converted once to float32 C order if it is not already.
         y: integer class labels (samples,) or one-hot / probability rows for
         cross-entropy; (samples, outputs) or (samples,) targets otherwise.
+        verbose: 0 silent, 1 a progress bar over the epochs (tqdm when installed,
+        else a line per epoch) with loss, metrics and samples/s, 2 a line per epoch.
+        callbacks: mlpcore.callbacks objects (EarlyStopping, ModelCheckpoint,
+        LearningRateScheduler, your own), called between epochs.
         Returns a History. Calling fit again continues training (epochs and the
         shuffling sequence carry on), as in Keras.
         """
@@ -196,36 +209,54 @@ class Sequential:
             yv = self._targets(validation_data[1], Xv.shape[0], "validation_data[1]")
             wv = self._weights(validation_data[2], Xv.shape[0]) if len(validation_data) == 3 else None
             val = (Xv, yv, wv)
+        params = {"epochs": epochs, "initial_epoch": self.epochs_done, "batch_size": batch_size, "samples": rows,
+                  "verbose": verbose}
+        callbacks = CallbackList(callbacks, self, params)
+        progress = ProgressBar(verbose)
+        progress.set_model(self)
+        progress.set_params(params)
         if self._net is None:
             self.build(X.shape[1])
         trainer = self._ensure_trainer(batch_size)
 
-        history = History({"epochs": epochs, "batch_size": batch_size, "samples": rows})
+        history = History(params)
         classification = self._loss in losses.CLASSIFICATION
-        for _ in range(epochs):
-            start = time.perf_counter()
-            stats = trainer.run_epoch(X, targets, weights, bool(shuffle), self.seed, self.epochs_done)
-            seconds = time.perf_counter() - start
-            if stats["diverged"]:
-                raise FloatingPointError(
-                    f"fit: the loss became NaN or infinite in epoch {self.epochs_done + 1} after "
-                    f"{stats['steps']} steps; the weights are those of the last finite step. "
-                    f"Try a smaller learning rate.")
-            self.epochs_done += 1
-            logs = {"loss": stats["loss"]}
-            if classification:
-                logs["accuracy"] = stats["accuracy"]
-            if val is not None:
-                v = _core.evaluate(self._net, self._loss, *val)
-                logs["val_loss"] = v["loss"]
+        self.stop_training = False
+        callbacks.on_train_begin()
+        progress.on_train_begin()
+        try:
+            for _ in range(epochs):
+                if self.stop_training:
+                    break
+                epoch = self.epochs_done
+                callbacks.on_epoch_begin(epoch)
+                progress.on_epoch_begin(epoch)
+                self._sgd.set_lr(self._optimizer.lr)  # a callback may have changed it
+                start = time.perf_counter()
+                stats = trainer.run_epoch(X, targets, weights, bool(shuffle), self.seed, epoch)
+                seconds = time.perf_counter() - start
+                if stats["diverged"]:
+                    raise FloatingPointError(
+                        f"fit: the loss became NaN or infinite in epoch {epoch + 1} after "
+                        f"{stats['steps']} steps; the weights are those of the last finite step. "
+                        f"Try a smaller learning rate.")
+                self.epochs_done += 1
+                logs = {"loss": stats["loss"]}
                 if classification:
-                    logs["val_accuracy"] = v["accuracy"]
-            logs["samples_per_second"] = stats["samples"] / seconds if seconds > 0 else float("inf")
-            history.append(self.epochs_done - 1, logs)
-            if verbose:
-                shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "samples_per_second")
-                print(f"Epoch {self.epochs_done}: {seconds:.2f}s - {shown} - "
-                      f"{logs['samples_per_second']:,.0f} samples/s", flush=True)
+                    logs["accuracy"] = stats["accuracy"]
+                if val is not None:
+                    v = _core.evaluate(self._net, self._loss, *val)
+                    logs["val_loss"] = v["loss"]
+                    if classification:
+                        logs["val_accuracy"] = v["accuracy"]
+                logs["samples_per_second"] = stats["samples"] / seconds if seconds > 0 else float("inf")
+                callbacks.on_epoch_end(epoch, logs)
+                history.append(epoch, logs)
+                progress.on_epoch_end(epoch, logs)
+            history.stopped_early = self.stop_training
+            callbacks.on_train_end()
+        finally:
+            progress.close()
         return history
 
     # ------------------------------------------------------------------ inference

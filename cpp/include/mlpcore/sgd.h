@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <utility>
+#include <vector>
 
 #include "mlpcore/aligned_buffer.h"
 
@@ -26,6 +28,10 @@ class Sgd {
   // One update of all n parameters from their gradients, in one parallel pass.
   void step(float* params, const float* grads);
 
+  // Parameter ranges [begin, end) that get no weight decay (biases, as in
+  // scikit-learn's alpha and most L2 setups). Empty by default: torch decays all.
+  void set_decay_exempt(const std::vector<std::pair<std::size_t, std::size_t>>& ranges);
+
   // Momentum buffer and step count: the state a resumed run needs.
   std::size_t steps() const { return steps_; }
   void set_steps(std::size_t steps) { steps_ = steps; }
@@ -37,6 +43,12 @@ class Sgd {
   std::size_t size_;
   std::size_t steps_ = 0;
   AlignedBuffer velocity_;
+  // The work of one step, cut into cache-sized pieces, each with or without decay.
+  struct Segment {
+    std::size_t begin, size;
+    bool decay;
+  };
+  std::vector<Segment> segments_;
 };
 
 // Throws std::invalid_argument naming the bad field (lr > 0, momentum in [0, 1),

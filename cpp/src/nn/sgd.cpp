@@ -26,9 +26,36 @@ void validate(const SgdConfig& c) {
   }
 }
 
+namespace {
+// Fixed pieces of a cache-friendly size; each element is updated on its own,
+// so the split never changes the result.
+constexpr std::size_t kChunk = 1 << 15;
+}  // namespace
+
 Sgd::Sgd(SgdConfig config, std::size_t param_count) : config_(config), size_(param_count) {
   validate(config_);
   velocity_.resize(param_count);
+  set_decay_exempt({});
+}
+
+void Sgd::set_decay_exempt(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
+  std::vector<std::pair<std::size_t, std::size_t>> sorted(ranges);
+  std::sort(sorted.begin(), sorted.end());
+  segments_.clear();
+  auto add = [&](std::size_t begin, std::size_t end, bool decay) {
+    for (std::size_t b = begin; b < end; b += kChunk) segments_.push_back({b, std::min(kChunk, end - b), decay});
+  };
+  std::size_t at = 0;
+  for (const auto& [begin, end] : sorted) {
+    if (begin > end || end > size_ || begin < at) {
+      throw std::invalid_argument("decay_exempt: expected sorted, disjoint ranges within [0, " +
+                                  std::to_string(size_) + ")");
+    }
+    add(at, begin, true);
+    add(begin, end, false);
+    at = end;
+  }
+  add(at, size_, true);
 }
 
 void Sgd::set_config(const SgdConfig& config) {
@@ -39,19 +66,16 @@ void Sgd::set_config(const SgdConfig& config) {
 void Sgd::step(float* params, const float* grads) {
   const KernelTable& kt = kernels();
   const bool first = steps_ == 0;
-  // Fixed chunks of a cache-friendly size; each element is updated on its own,
-  // so the split never changes the result.
-  constexpr std::size_t kChunk = 1 << 15;
-  const std::size_t chunks = (size_ + kChunk - 1) / kChunk;
+  const std::size_t pieces = segments_.size();
   const int nt = threads_for(4.0 * static_cast<double>(size_));
   const SgdConfig c = config_;
   float* v = velocity_.data();
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && chunks > 1)
-  for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(chunks); ++i) {
-    const std::size_t b = static_cast<std::size_t>(i) * kChunk;
-    const std::size_t n = std::min(kChunk, size_ - b);
-    kt.sgd_step(n, params + b, grads + b, v + b, c.lr, c.momentum, c.dampening, c.weight_decay,
-                c.nesterov, first);
+  const Segment* seg = segments_.data();
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && pieces > 1)
+  for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) {
+    const std::size_t b = seg[i].begin;
+    kt.sgd_step(seg[i].size, params + b, grads + b, v + b, c.lr, c.momentum, c.dampening,
+                seg[i].decay ? c.weight_decay : 0.0f, c.nesterov, first);
   }
   ++steps_;
 }
