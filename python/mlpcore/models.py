@@ -185,7 +185,7 @@ class Sequential:
         cross-entropy; (samples, outputs) or (samples,) targets otherwise.
         verbose: 0 silent, 1 a progress bar over the epochs (tqdm when installed,
         else a line per epoch) with loss, metrics and samples/s, 2 a line per epoch.
-        callbacks: mlpcore.callbacks objects (EarlyStopping, ModelCheckpoint,
+        callbacks: mlpcore.callbacks objects (EarlyStopping,
         LearningRateScheduler, your own), called between epochs.
         Returns a History. Calling fit again continues training (epochs and the
         shuffling sequence carry on), as in Keras.
