@@ -130,6 +130,62 @@ FloatArray matmul(const py::handle& a_obj, const py::handle& b_obj, bool trans_a
   return c;
 }
 
+// sgemm with its epilogue (bias + activation, or the activation derivative
+// through a stored output) and the fused column sums of op(b); for tests and
+// benchmarks of the fused kernels. Returns (c, column sums of op(b) or None).
+py::tuple gemm_fused(const py::handle& a_obj, const py::handle& b_obj, bool trans_a, bool trans_b,
+                     float alpha, float beta, const py::object& c_obj, const py::object& bias_obj,
+                     const std::string& act, const py::object& act_output_obj, bool column_sums) {
+  const Activation activation = parse_activation(act);
+  FloatArray a = as_floats("a", a_obj, 2), b = as_floats("b", b_obj, 2);
+  const std::size_t m = a.shape(trans_a ? 1 : 0), n = b.shape(trans_b ? 0 : 1);
+  FloatArray c = matmul(a, b, trans_a, trans_b, 0.0f, 0.0f, py::none());  // checks shapes
+  const std::size_t k = a.shape(trans_a ? 0 : 1);
+  if (!c_obj.is_none()) {
+    FloatArray c_in = as_floats("c", c_obj, 2);
+    if (c_in.shape(0) != c.shape(0) || c_in.shape(1) != c.shape(1)) {
+      throw py::value_error("c: expected shape (" + std::to_string(m) + ", " + std::to_string(n) +
+                            "), got " + shape_str(c_in));
+    }
+    std::copy(c_in.data(), c_in.data() + c_in.size(), c.mutable_data());
+  } else {
+    beta = 0.0f;
+  }
+  Epilogue ep;
+  ep.act = activation;
+  FloatArray bias, y;
+  if (!bias_obj.is_none()) {
+    bias = as_floats("bias", bias_obj, 1);
+    if (bias.shape(0) != static_cast<py::ssize_t>(n)) {
+      throw py::value_error("bias: expected shape (" + std::to_string(n) + ",), got " + shape_str(bias));
+    }
+    ep.bias = bias.data();
+  }
+  if (!act_output_obj.is_none()) {
+    if (ep.bias) throw py::value_error("act_output: cannot be combined with a bias");
+    y = as_floats("act_output", act_output_obj, 2);
+    if (y.shape(0) != static_cast<py::ssize_t>(m) || y.shape(1) != static_cast<py::ssize_t>(n)) {
+      throw py::value_error("act_output: expected shape (" + std::to_string(m) + ", " +
+                            std::to_string(n) + "), got " + shape_str(y));
+    }
+    ep.act_output = y.data();
+    ep.ld_act_output = n;
+  }
+  FloatArray sums;
+  if (column_sums) {
+    sums = FloatArray(static_cast<py::ssize_t>(n));
+    ep.b_column_sums = sums.mutable_data();
+  }
+  const float *pa = a.data(), *pb = b.data();
+  float* pc = c.mutable_data();
+  {
+    py::gil_scoped_release release;
+    sgemm(trans_a ? Trans::yes : Trans::no, trans_b ? Trans::yes : Trans::no, m, n, k, alpha, pa,
+          a.shape(1), pb, b.shape(1), beta, pc, n, ep);
+  }
+  return py::make_tuple(c, column_sums ? py::object(sums) : py::object(py::none()));
+}
+
 FloatArray activation_forward_py(const std::string& act, const py::handle& x_obj) {
   FloatArray x = as_floats("x", x_obj, -1);
   const Activation a = parse_activation(act);
@@ -461,6 +517,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
         py::arg("c") = py::none());
+  m.def("gemm_fused", &gemm_fused, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
+        py::arg("c") = py::none(), py::arg("bias") = py::none(), py::arg("activation") = "identity",
+        py::arg("act_output") = py::none(), py::arg("column_sums") = false);
   m.def("activation_forward", &activation_forward_py, py::arg("activation"), py::arg("x"));
   m.def("activation_backward", &activation_backward_py, py::arg("activation"), py::arg("y"), py::arg("dy"));
   m.def("softmax", &softmax_py, py::arg("x"));

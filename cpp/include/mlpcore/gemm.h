@@ -13,10 +13,23 @@ namespace mlpcore {
 
 enum class Trans : bool { no = false, yes = true };
 
-// Applied to each finished tile of C while it is still in cache.
+// Applied to each finished tile of C while it is in registers (or, for sigmoid
+// and tanh, still in L1). The forward pass uses bias + act:
+//   C = act(alpha * op(A) * op(B) + beta * C + bias).
+// The backward pass of a Dense layer uses the other two fields:
+//   dZ = (dY * W^T) (.) act'(.)  with act_output = Y = act(Z) of that layer, and
+//   dW = X^T * dZ  with b_column_sums = db (the bias gradient, no extra pass).
 struct Epilogue {
   const float* bias = nullptr;  // length n, added to every row; may be null
   Activation act = Activation::identity;
+  // If non-null: C = (alpha * op(A) * op(B) + beta * C) (.) act'(Y), the derivative
+  // of `act` written through its output Y (m x n, row stride ld_act_output), the
+  // same as activation_backward. bias must then be null (a logic error otherwise).
+  const float* act_output = nullptr;
+  std::size_t ld_act_output = 0;
+  // If non-null: receives the n column sums of op(B) (sums over k, unscaled by
+  // alpha), computed while B is packed; summed in a fixed order.
+  float* b_column_sums = nullptr;
 };
 
 // op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides of the

@@ -22,18 +22,41 @@ struct GemmBlocking {
   int nc;      // columns of B packed per block (fits L3)
 };
 
-// C[m x n] := alpha * A~ * B~ + beta * C, for m <= mr, n <= nr.
-// a: packed panel, kc steps of mr floats (column of the tile per step).
-// b: packed panel, kc steps of nr floats (row of the tile per step).
-// Panels are zero-padded to full mr / nr, so the kernel always computes a full tile
-// and only the store is trimmed to m x n. beta == 0 never reads C.
-using SgemmMicroKernel = void (*)(std::size_t kc, const float* a, const float* b, float* c,
-                                  std::ptrdiff_t ldc, int m, int n, float alpha, float beta);
+// What a micro-kernel does to its finished tile after C = alpha * A~ * B~ + beta * C,
+// while the tile is still in registers. Pointers are already offset to the tile.
+struct TileEpilogue {
+  const float* bias = nullptr;          // nr-wide slice of the bias row; added when non-null
+  bool relu = false;                    // then max(0, .) (NaN passes through)
+  // Backward: multiply by act'(.) written through the stored output y = act(x)
+  // (rows of y at stride ld_y): 1 for identity, y > 0 for ReLU, y (1 - y) for
+  // sigmoid, 1 - y^2 for tanh. Off when y is null.
+  Activation derivative = Activation::identity;
+  const float* y = nullptr;
+  std::ptrdiff_t ld_y = 0;
+};
+
+// C[m x n] := epilogue(alpha * A~ * B~ + beta * C), for m <= mr, n <= nr.
+// a: the mr x kc sliver of A, element (i, p) at a[i * rs_a + p * cs_a]: a packed
+//    sliver (rs_a = 1, cs_a = mr) or A used in place. Rows i >= m are never read.
+// b: packed panel, kc steps of nr floats (row of the tile per step), zero-padded
+//    to full nr, so the kernel computes full-width rows and only the store is trimmed.
+// beta == 0 never reads C. ep may be null (plain store).
+using SgemmMicroKernel = void (*)(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
+                                  std::ptrdiff_t cs_a, const float* b, float* c,
+                                  std::ptrdiff_t ldc, int m, int n, float alpha, float beta,
+                                  const TileEpilogue* ep);
+
+// Packs columns [0, cols) (cols <= nr) of rows [0, kb) of op(B) into dst as kb
+// steps of nr floats, zero-padding columns cols..nr-1. b points at op(B)'s
+// element (p0, j0); trans says B is stored transposed (op(B)(p, j) = b[j * ldb + p]).
+using SgemmPackB = void (*)(bool trans, const float* b, std::size_t ldb, std::size_t cols,
+                            std::size_t kb, float* dst);
 
 struct KernelTable {
   Isa isa;
   GemmBlocking sgemm_blocking;
   SgemmMicroKernel sgemm_ukr;
+  SgemmPackB sgemm_pack_b;
 
   // y[i] = act(x[i] + bias[i % cols]) over a rows x cols block with row stride ld.
   // bias may be null. In place when x == y.

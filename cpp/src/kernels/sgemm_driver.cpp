@@ -1,13 +1,16 @@
 // The one GEMM driver (BLIS's five loops): for each nc-wide block of columns
-// and kc-deep slice of the shared dimension, B is packed into nr-wide slivers;
-// for each mc-tall block of rows, A is packed into mr-tall slivers; then the
-// dispatched micro-kernel computes every mr x nr tile. Packing absorbs the
-// transposes. Threads split the packing and the tiles of C, never the shared
+// and kc-deep slice of the shared dimension, B is packed into nr-wide slivers
+// (by the ISA's packing routine, which absorbs the transpose); for each mc-tall
+// block of rows, A is packed into mr-tall slivers when it is reused enough to
+// pay for it, else read in place through strides; then the dispatched
+// micro-kernel computes every mr x nr tile and applies the epilogue on the last
+// k slice. Threads split the packing and the tiles of C, never the shared
 // dimension, so each element of C is summed in the same order whatever the
 // thread count.
 #include "mlpcore/gemm.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "mlpcore/aligned_buffer.h"
 #include "mlpcore/dispatch.h"
@@ -40,31 +43,27 @@ void pack_a_sliver(const float* a, std::size_t lda, bool trans, std::size_t m, s
   }
 }
 
-// Copies rows [p0, p0 + kb) x columns [j0, j0 + nr) of op(B) into dst, one row
-// of the sliver (nr floats) per step; columns past n are zero.
-void pack_b_sliver(const float* b, std::size_t ldb, bool trans, std::size_t n, std::size_t j0,
-                   std::size_t p0, std::size_t kb, int nr, float* dst) {
-  const std::size_t cols = std::min<std::size_t>(nr, n - j0);
-  if (!trans) {  // B stored k x n: a sliver row is contiguous
-    for (std::size_t p = 0; p < kb; ++p) {
-      const float* src = b + (p0 + p) * ldb + j0;
-      float* d = dst + p * nr;
-      std::size_t j = 0;
-      for (; j < cols; ++j) d[j] = src[j];
-      for (; j < static_cast<std::size_t>(nr); ++j) d[j] = 0.0f;
-    }
-  } else {  // B stored n x k
-    for (std::size_t j = 0; j < cols; ++j) {
-      const float* src = b + (j0 + j) * ldb + p0;
-      for (std::size_t p = 0; p < kb; ++p) dst[p * nr + j] = src[p];
-    }
-    for (std::size_t j = cols; j < static_cast<std::size_t>(nr); ++j) {
-      for (std::size_t p = 0; p < kb; ++p) dst[p * nr + j] = 0.0f;
-    }
-  }
+std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+
+// The largest block <= limit that splits `extent` into equal parts, rounded up to
+// a multiple of `unit`: 784 with limit 256 gives 4 x 196, not 3 x 256 + 16.
+std::size_t balanced_block(std::size_t extent, std::size_t limit, std::size_t unit) {
+  const std::size_t parts = ceil_div(extent, limit);
+  return std::min(limit, ceil_div(ceil_div(extent, parts), unit) * unit);
 }
 
-std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+bool has_epilogue(const Epilogue& ep) {
+  return ep.bias || ep.act != Activation::identity || ep.act_output;
+}
+
+// out[j] = sum over p of op(B)(p, j), p ascending; for the paths that do not pack B.
+void column_sums_of_op_b(const float* b, std::size_t ldb, bool trans, std::size_t k, std::size_t n,
+                         float* out) {
+  std::fill(out, out + n, 0.0f);
+  for (std::size_t p = 0; p < k; ++p) {
+    for (std::size_t j = 0; j < n; ++j) out[j] += trans ? b[j * ldb + p] : b[p * ldb + j];
+  }
+}
 
 // C = beta * C, then the epilogue: what a product with k == 0 or alpha == 0 leaves.
 void scale_and_finish(std::size_t m, std::size_t n, float beta, float* c, std::size_t ldc,
@@ -76,10 +75,21 @@ void scale_and_finish(std::size_t m, std::size_t n, float beta, float* c, std::s
     } else if (beta != 1.0f) {
       for (std::size_t j = 0; j < n; ++j) ci[j] *= beta;
     }
+    if (ep.act_output) kt.act_backward(ep.act, n, ep.act_output + i * ep.ld_act_output, ci, ci);
   }
-  if (ep.bias || ep.act != Activation::identity) {
+  if (!ep.act_output && (ep.bias || ep.act != Activation::identity)) {
     kt.bias_act_rows(ep.act, m, n, ep.bias, c, static_cast<std::ptrdiff_t>(ldc));
   }
+}
+
+// Whether to copy A into packed slivers or let the micro-kernel read it in place.
+// Packing pays when an A block is reused across many B slivers and must stay
+// in L2 without conflict misses; for a single block of rows (the batch of an
+// MLP layer) or a narrow B, reading A in place saves the copy.
+bool should_pack_a(std::size_t m, std::size_t n, const GemmBlocking& bl) {
+  if (m <= static_cast<std::size_t>(bl.mc)) return false;
+  if (n <= 2 * static_cast<std::size_t>(bl.nr)) return false;
+  return true;
 }
 
 }  // namespace
@@ -87,30 +97,44 @@ void scale_and_finish(std::size_t m, std::size_t n, float beta, float* c, std::s
 void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc, const Epilogue& ep) {
-  if (m == 0 || n == 0) return;
+  if (ep.act_output && ep.bias) {
+    throw std::invalid_argument("epilogue: a bias cannot be combined with an activation derivative");
+  }
+  const bool ta = trans_a == Trans::yes, tb = trans_b == Trans::yes;
+  if (n == 0) return;
   const KernelTable& kt = kernels();
-  if (k == 0 || alpha == 0.0f) {
-    scale_and_finish(m, n, beta, c, ldc, ep, kt);
+  if (m == 0 || k == 0 || alpha == 0.0f) {
+    if (ep.b_column_sums) column_sums_of_op_b(b, ldb, tb, k, n, ep.b_column_sums);
+    if (m != 0) scale_and_finish(m, n, beta, c, ldc, ep, kt);
     return;
   }
   const GemmBlocking bl = kt.sgemm_blocking;
   const std::size_t mr = bl.mr, nr = bl.nr;
-  const std::size_t mc = std::min<std::size_t>(bl.mc, ceil_div(m, mr) * mr);
-  const std::size_t nc = std::min<std::size_t>(bl.nc, ceil_div(n, nr) * nr);
-  const std::size_t kc = std::min<std::size_t>(bl.kc, k);
-  const bool ta = trans_a == Trans::yes, tb = trans_b == Trans::yes;
-  const bool has_epilogue = ep.bias || ep.act != Activation::identity;
+  const std::size_t mc = balanced_block(m, bl.mc, mr);
+  const std::size_t nc = balanced_block(n, bl.nc, nr);
+  const std::size_t kc = balanced_block(k, bl.kc, 1);
+  const bool pack_a = should_pack_a(m, n, bl);
+  const bool any_epilogue = has_epilogue(ep);
+  // Sigmoid and tanh go through the vectorised elementwise code after the
+  // micro-kernel's store; bias, ReLU and derivatives stay in its registers.
+  const bool act_after_store =
+      !ep.act_output && (ep.act == Activation::sigmoid || ep.act == Activation::tanh);
+  float* col_sums = ep.b_column_sums;
+  if (col_sums) std::fill(col_sums, col_sums + n, 0.0f);
 
   // Packing space belongs to the calling thread, so concurrent calls (predict
   // from several Python threads) never share it; it only grows.
   thread_local AlignedBuffer a_buffer, b_buffer;
-  a_buffer.resize(mc * kc);
+  if (pack_a) a_buffer.resize(mc * kc);
   b_buffer.resize(kc * nc);
   float* a_pack = a_buffer.data();
   float* b_pack = b_buffer.data();
 
   const int nthreads = threads_for(2.0 * static_cast<double>(m) * n * k);
   const std::ptrdiff_t ldc_s = static_cast<std::ptrdiff_t>(ldc);
+  // Strides of A in place: element (i, p) of op(A) at a[i * rs + p * cs].
+  const std::ptrdiff_t rs_a = ta ? 1 : static_cast<std::ptrdiff_t>(lda);
+  const std::ptrdiff_t cs_a = ta ? static_cast<std::ptrdiff_t>(lda) : 1;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   for (std::size_t jc = 0; jc < n; jc += nc) {
@@ -123,16 +147,27 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
 
 #pragma omp for schedule(static)
       for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(n_slivers); ++s) {
-        pack_b_sliver(b, ldb, tb, n, jc + s * nr, pc, kb, static_cast<int>(nr), b_pack + s * nr * kb);
+        const std::size_t j0 = jc + static_cast<std::size_t>(s) * nr;
+        const std::size_t cols = std::min(nr, n - j0);
+        float* dst = b_pack + static_cast<std::size_t>(s) * nr * kb;
+        kt.sgemm_pack_b(tb, tb ? b + j0 * ldb + pc : b + pc * ldb + j0, ldb, cols, kb, dst);
+        if (col_sums) {
+          // The packed sliver is in L1; each column is summed in p order by one thread.
+          float partial[64] = {};
+          kt.column_sums(kb, nr, dst, partial);
+          for (std::size_t j = 0; j < cols; ++j) col_sums[j0 + j] += partial[j];
+        }
       }
 
       for (std::size_t ic = 0; ic < m; ic += mc) {
         const std::size_t mb = std::min(mc, m - ic);
         const std::size_t m_slivers = ceil_div(mb, mr);
+        if (pack_a) {
 #pragma omp for schedule(static)
-        for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(m_slivers); ++s) {
-          pack_a_sliver(a, lda, ta, m, ic + s * mr, pc, kb, static_cast<int>(mr),
-                        a_pack + s * mr * kb);
+          for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(m_slivers); ++s) {
+            pack_a_sliver(a, lda, ta, m, ic + s * mr, pc, kb, static_cast<int>(mr),
+                          a_pack + s * mr * kb);
+          }
         }
 
         // Tiles in column-sliver-major order: a thread's contiguous share reuses
@@ -146,11 +181,25 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
           const int tm = static_cast<int>(std::min(mr, m - row));
           const int tn = static_cast<int>(std::min(nr, n - col));
           float* ct = c + row * ldc + col;
-          kt.sgemm_ukr(kb, a_pack + ir * mr * kb, b_pack + jr * nr * kb, ct, ldc_s, tm, tn, alpha,
-                       beta_here);
-          if (last_slice && has_epilogue) {
+          TileEpilogue te;
+          const bool finish = last_slice && any_epilogue;
+          if (finish) {
+            te.bias = ep.bias ? ep.bias + col : nullptr;
+            te.relu = !ep.act_output && ep.act == Activation::relu;
+            if (ep.act_output) {
+              te.derivative = ep.act;
+              te.y = ep.act_output + row * ep.ld_act_output + col;
+              te.ld_y = static_cast<std::ptrdiff_t>(ep.ld_act_output);
+            }
+          }
+          const float* at = pack_a ? a_pack + ir * mr * kb
+                                   : a + (ta ? pc * lda + row : row * lda + pc);
+          kt.sgemm_ukr(kb, at, pack_a ? 1 : rs_a, pack_a ? static_cast<std::ptrdiff_t>(mr) : cs_a,
+                       b_pack + jr * nr * kb, ct, ldc_s, tm, tn, alpha, beta_here,
+                       finish ? &te : nullptr);
+          if (finish && act_after_store) {
             kt.bias_act_rows(ep.act, static_cast<std::size_t>(tm), static_cast<std::size_t>(tn),
-                             ep.bias ? ep.bias + col : nullptr, ct, ldc_s);
+                             nullptr, ct, ldc_s);
           }
         }
       }

@@ -1,17 +1,81 @@
-// Storing a micro-kernel's finished tile: C = alpha * acc + beta * C, trimmed to
-// m x n. Included by the micro-kernel files inside their anonymous namespace, for
-// edge tiles (full tiles are stored straight from the registers).
-// (The including file includes <cstddef> first.)
+// Shared pieces of the GEMM micro-kernel files, included by each one inside its
+// anonymous namespace (so every ISA gets its own copy, compiled with its own
+// flags): the scalar tile store with the epilogue, and the portable B packing.
+// No std:: inline functions here (see elementwise_impl.h for why).
+// (The including file includes <cstddef> and mlpcore/kernel_table.h first.)
 
+// act'(.) through the output y, as TileEpilogue describes.
+inline float derivative_through_output(mlpcore::Activation act, float y) {
+  switch (act) {
+    case mlpcore::Activation::relu: return y > 0.0f ? 1.0f : 0.0f;
+    case mlpcore::Activation::sigmoid: return y * (1.0f - y);
+    case mlpcore::Activation::tanh: return 1.0f - y * y;
+    case mlpcore::Activation::identity: break;
+  }
+  return 1.0f;
+}
+
+// C = epilogue(alpha * acc + beta * C), trimmed to m x n; acc has rows of nr floats.
 inline void store_tile(const float* acc, int nr, float* c, std::ptrdiff_t ldc, int m, int n,
-                       float alpha, float beta) {
+                       float alpha, float beta, const mlpcore::TileEpilogue* ep) {
   for (int i = 0; i < m; ++i) {
     float* ci = c + i * ldc;
     const float* ai = acc + i * nr;
-    if (beta == 0.0f) {
-      for (int j = 0; j < n; ++j) ci[j] = alpha * ai[j];
-    } else {
-      for (int j = 0; j < n; ++j) ci[j] = alpha * ai[j] + beta * ci[j];
+    for (int j = 0; j < n; ++j) {
+      float v = alpha * ai[j];
+      if (beta != 0.0f) v += beta * ci[j];
+      if (ep) {
+        if (ep->bias) v += ep->bias[j];
+        if (ep->relu) v = v < 0.0f ? 0.0f : v;
+        if (ep->y) {
+          const float y = ep->y[i * ep->ld_y + j];
+          if (ep->derivative == mlpcore::Activation::relu) {
+            v = y > 0.0f ? v : 0.0f;  // as activation_backward: NaN in dy passes where y > 0
+          } else {
+            v *= derivative_through_output(ep->derivative, y);
+          }
+        }
+      }
+      ci[j] = v;
     }
+  }
+}
+
+// Portable B packing (SgemmPackB) for a tile NR columns wide. The untransposed
+// case copies rows; the transposed one reads kBlock consecutive values of each
+// stored row and writes them out as kBlock packed rows, so both sides stream.
+template <int NR>
+void pack_b_portable(bool trans, const float* b, std::size_t ldb, std::size_t cols,
+                     std::size_t kb, float* dst) {
+  if (!trans) {
+    for (std::size_t p = 0; p < kb; ++p, dst += NR) {
+      const float* src = b + p * ldb;
+      if (cols == static_cast<std::size_t>(NR)) {
+        for (int j = 0; j < NR; ++j) dst[j] = src[j];
+      } else {
+        std::size_t j = 0;
+        for (; j < cols; ++j) dst[j] = src[j];
+        for (; j < static_cast<std::size_t>(NR); ++j) dst[j] = 0.0f;
+      }
+    }
+    return;
+  }
+  constexpr std::size_t kBlock = 8;
+  std::size_t p = 0;
+  for (; p + kBlock <= kb; p += kBlock) {
+    float* d = dst + p * NR;
+    for (std::size_t j = 0; j < cols; ++j) {
+      const float* src = b + j * ldb + p;
+      for (std::size_t q = 0; q < kBlock; ++q) d[q * NR + j] = src[q];
+    }
+    for (std::size_t j = cols; j < static_cast<std::size_t>(NR); ++j) {
+      for (std::size_t q = 0; q < kBlock; ++q) d[q * NR + j] = 0.0f;
+    }
+  }
+  for (; p < kb; ++p) {
+    float* d = dst + p * NR;
+    std::size_t j = 0;
+    for (; j < cols; ++j) d[j] = b[j * ldb + p];
+    for (; j < static_cast<std::size_t>(NR); ++j) d[j] = 0.0f;
   }
 }

@@ -1,5 +1,7 @@
 // AVX2 + FMA GEMM micro-kernel: a 6 x 16 tile of C in 12 ymm accumulators,
 // two B loads and one A broadcast per row and step (15 of 16 registers).
+// Edge tiles and the epilogue (bias, ReLU, activation derivative) are done in
+// registers, with masked loads and stores for partial rows.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -8,53 +10,106 @@
 
 namespace {
 #include "../tile_store.h"
+#include "../pack_b_x86.h"
 
 constexpr int kMR = 6;
 constexpr int kNR = 16;
 
-void sgemm_ukr_avx2_6x16(std::size_t kc, const float* a, const float* b, float* c,
-                         std::ptrdiff_t ldc, int m, int n, float alpha, float beta) {
+// Lanes [0, n) of an 8-float vector (none for n <= 0, all for n >= 8).
+inline __m256i lane_mask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+inline __m256 load_lanes(const float* p, bool full, __m256i mask) {
+  return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+}
+
+inline void store_lanes(float* p, __m256 v, bool full, __m256i mask) {
+  if (full) {
+    _mm256_storeu_ps(p, v);
+  } else {
+    _mm256_maskstore_ps(p, mask, v);
+  }
+}
+
+// TileEpilogue on 8 columns of one row (bias already loaded).
+inline __m256 apply_epilogue(__m256 v, const mlpcore::TileEpilogue& ep, __m256 bias,
+                             const float* y, bool full, __m256i mask) {
+  using mlpcore::Activation;
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  if (ep.bias) v = _mm256_add_ps(v, bias);
+  if (ep.relu) v = _mm256_max_ps(zero, v);  // returns v when v is NaN
+  if (ep.y) {
+    const __m256 yv = load_lanes(y, full, mask);
+    switch (ep.derivative) {
+      case Activation::relu: v = _mm256_and_ps(v, _mm256_cmp_ps(yv, zero, _CMP_GT_OQ)); break;
+      case Activation::sigmoid: v = _mm256_mul_ps(v, _mm256_mul_ps(yv, _mm256_sub_ps(one, yv))); break;
+      case Activation::tanh: v = _mm256_mul_ps(v, _mm256_sub_ps(one, _mm256_mul_ps(yv, yv))); break;
+      case Activation::identity: break;
+    }
+  }
+  return v;
+}
+
+void sgemm_ukr_avx2_6x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
+                         const float* b, float* c, std::ptrdiff_t ldc, int m, int n, float alpha,
+                         float beta, const mlpcore::TileEpilogue* ep) {
   __m256 acc[kMR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
 
+  // Rows past m repeat the last real row: computed, never stored, never out of bounds.
+  const float* row[kMR];
+#pragma GCC unroll 6
+  for (int i = 0; i < kMR; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
+
+  std::ptrdiff_t off = 0;
+#pragma GCC unroll 2
   for (std::size_t p = 0; p < kc; ++p) {
     const __m256 b0 = _mm256_loadu_ps(b);
     const __m256 b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < kMR; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a + i);
+      const __m256 ai = _mm256_broadcast_ss(row[i] + off);
       acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
-    a += kMR;
+    off += cs_a;
     b += kNR;
   }
 
-  const __m256 va = _mm256_set1_ps(alpha);
-  if (m == kMR && n == kNR) {
-    const __m256 vb = _mm256_set1_ps(beta);
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const bool full = n == kNR;
+  const __m256i mask0 = lane_mask(n), mask1 = lane_mask(n - 8);
+  __m256 bias0 = _mm256_setzero_ps(), bias1 = bias0;
+  if (ep && ep->bias) {
+    bias0 = load_lanes(ep->bias, full, mask0);
+    bias1 = load_lanes(ep->bias + 8, full, mask1);
+  }
 #pragma GCC unroll 6
-    for (int i = 0; i < kMR; ++i) {
+  for (int i = 0; i < kMR; ++i) {
+    if (i < m) {
       float* ci = c + i * ldc;
       __m256 r0 = _mm256_mul_ps(va, acc[i][0]);
       __m256 r1 = _mm256_mul_ps(va, acc[i][1]);
       if (beta != 0.0f) {
-        r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
-        r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
+        r0 = _mm256_fmadd_ps(vb, load_lanes(ci, full, mask0), r0);
+        r1 = _mm256_fmadd_ps(vb, load_lanes(ci + 8, full, mask1), r1);
       }
-      _mm256_storeu_ps(ci, r0);
-      _mm256_storeu_ps(ci + 8, r1);
+      if (ep) {
+        const float* yi = ep->y ? ep->y + i * ep->ld_y : nullptr;
+        r0 = apply_epilogue(r0, *ep, bias0, yi, full, mask0);
+        r1 = apply_epilogue(r1, *ep, bias1, yi ? yi + 8 : nullptr, full, mask1);
+      }
+      store_lanes(ci, r0, full, mask0);
+      store_lanes(ci + 8, r1, full, mask1);
     }
-    return;
   }
-  alignas(32) float tile[kMR * kNR];
-#pragma GCC unroll 6
-  for (int i = 0; i < kMR; ++i) {
-    _mm256_store_ps(tile + i * kNR, acc[i][0]);
-    _mm256_store_ps(tile + i * kNR + 8, acc[i][1]);
-  }
-  store_tile(tile, kNR, c, ldc, m, n, alpha, beta);
+}
+
+void sgemm_pack_b_avx2(bool trans, const float* b, std::size_t ldb, std::size_t cols,
+                       std::size_t kb, float* dst) {
+  pack_b_x86<kNR>(trans, b, ldb, cols, kb, dst);
 }
 
 }  // namespace
@@ -63,6 +118,7 @@ namespace mlpcore {
 
 void fill_sgemm_avx2(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_avx2_6x16;
+  table.sgemm_pack_b = sgemm_pack_b_avx2;
   // kc: a 16 x 256 B sliver (16 KiB) stays in a 32 KiB L1; mc: a 144 x 256
   // A block (144 KiB) in L2; nc: a 256 x 2048 B panel (2 MiB) in L3.
   table.sgemm_blocking = GemmBlocking{kMR, kNR, 144, 256, 2048};

@@ -1,6 +1,7 @@
 // AVX-512 GEMM micro-kernel: a 12 x 32 tile of C in 24 zmm accumulators,
 // two B loads and one A broadcast per row and step (27 of 32 registers).
-// Edge tiles narrower than 32 columns are stored through masks.
+// Edge tiles and the epilogue (bias, ReLU, activation derivative) are done in
+// registers, partial rows through masks.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -9,35 +10,71 @@
 
 namespace {
 #include "../tile_store.h"
+#include "../pack_b_x86.h"
 
 constexpr int kMR = 12;
 constexpr int kNR = 32;
 
-void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, const float* b, float* c,
-                            std::ptrdiff_t ldc, int m, int n, float alpha, float beta) {
+inline __mmask16 lane_mask(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF)
+                 : static_cast<__mmask16>(n <= 0 ? 0u : (1u << n) - 1u);
+}
+
+// TileEpilogue on 16 columns of one row (bias already loaded).
+inline __m512 apply_epilogue(__m512 v, const mlpcore::TileEpilogue& ep, __m512 bias,
+                             const float* y, __mmask16 mask) {
+  using mlpcore::Activation;
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  if (ep.bias) v = _mm512_add_ps(v, bias);
+  if (ep.relu) v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+  if (ep.y) {
+    const __m512 yv = _mm512_maskz_loadu_ps(mask, y);
+    switch (ep.derivative) {
+      case Activation::relu:
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(yv, zero, _CMP_GT_OQ), v);
+        break;
+      case Activation::sigmoid: v = _mm512_mul_ps(v, _mm512_mul_ps(yv, _mm512_sub_ps(one, yv))); break;
+      case Activation::tanh: v = _mm512_mul_ps(v, _mm512_sub_ps(one, _mm512_mul_ps(yv, yv))); break;
+      case Activation::identity: break;
+    }
+  }
+  return v;
+}
+
+void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
+                            std::ptrdiff_t cs_a, const float* b, float* c, std::ptrdiff_t ldc,
+                            int m, int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
 
+  // Rows past m repeat the last real row: computed, never stored, never out of bounds.
+  const float* row[kMR];
+#pragma GCC unroll 12
+  for (int i = 0; i < kMR; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
+
+  std::ptrdiff_t off = 0;
   for (std::size_t p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b);
     const __m512 b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < kMR; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
+      const __m512 ai = _mm512_set1_ps(row[i][off]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
-    a += kMR;
+    off += cs_a;
     b += kNR;
   }
 
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);
-  const int n0 = n < 16 ? n : 16;
-  const int n1 = n - n0;
-  const __mmask16 k0 = static_cast<__mmask16>((1u << n0) - 1u);
-  const __mmask16 k1 = static_cast<__mmask16>((1u << n1) - 1u);
+  const __mmask16 k0 = lane_mask(n), k1 = lane_mask(n - 16);
+  __m512 bias0 = _mm512_setzero_ps(), bias1 = bias0;
+  if (ep && ep->bias) {
+    bias0 = _mm512_maskz_loadu_ps(k0, ep->bias);
+    bias1 = _mm512_maskz_loadu_ps(k1, ep->bias + 16);
+  }
 #pragma GCC unroll 12
   for (int i = 0; i < kMR; ++i) {
     if (i < m) {
@@ -48,10 +85,20 @@ void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, const float* b, floa
         r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), r0);
         r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, ci + 16), r1);
       }
+      if (ep) {
+        const float* yi = ep->y ? ep->y + i * ep->ld_y : nullptr;
+        r0 = apply_epilogue(r0, *ep, bias0, yi, k0);
+        r1 = apply_epilogue(r1, *ep, bias1, yi ? yi + 16 : nullptr, k1);
+      }
       _mm512_mask_storeu_ps(ci, k0, r0);
       _mm512_mask_storeu_ps(ci + 16, k1, r1);
     }
   }
+}
+
+void sgemm_pack_b_avx512(bool trans, const float* b, std::size_t ldb, std::size_t cols,
+                         std::size_t kb, float* dst) {
+  pack_b_x86<kNR>(trans, b, ldb, cols, kb, dst);
 }
 
 }  // namespace
@@ -60,6 +107,7 @@ namespace mlpcore {
 
 void fill_sgemm_avx512(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_avx512_12x32;
+  table.sgemm_pack_b = sgemm_pack_b_avx512;
   // kc: a 32 x 256 B sliver (32 KiB) stays in a 48 KiB L1; mc: a 192 x 256
   // A block (192 KiB) in L2; nc: a 256 x 4096 B panel (4 MiB) in L3.
   table.sgemm_blocking = GemmBlocking{kMR, kNR, 192, 256, 4096};

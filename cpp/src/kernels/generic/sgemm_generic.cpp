@@ -12,18 +12,29 @@ namespace {
 constexpr int kMR = 4;
 constexpr int kNR = 16;
 
-void sgemm_ukr_generic_4x16(std::size_t kc, const float* a, const float* b, float* c,
-                            std::ptrdiff_t ldc, int m, int n, float alpha, float beta) {
+void sgemm_ukr_generic_4x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
+                            std::ptrdiff_t cs_a, const float* b, float* c, std::ptrdiff_t ldc,
+                            int m, int n, float alpha, float beta,
+                            const mlpcore::TileEpilogue* ep) {
+  // Rows past m repeat the last real row: computed, never stored, never out of bounds.
+  const float* row[kMR];
+  for (int i = 0; i < kMR; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
   float acc[kMR][kNR] = {};
+  std::ptrdiff_t off = 0;
   for (std::size_t p = 0; p < kc; ++p) {
     for (int i = 0; i < kMR; ++i) {
-      const float ai = a[i];
+      const float ai = row[i][off];
       for (int j = 0; j < kNR; ++j) acc[i][j] += ai * b[j];
     }
-    a += kMR;
+    off += cs_a;
     b += kNR;
   }
-  store_tile(&acc[0][0], kNR, c, ldc, m, n, alpha, beta);
+  store_tile(&acc[0][0], kNR, c, ldc, m, n, alpha, beta, ep);
+}
+
+void sgemm_pack_b_generic(bool trans, const float* b, std::size_t ldb, std::size_t cols,
+                          std::size_t kb, float* dst) {
+  pack_b_portable<kNR>(trans, b, ldb, cols, kb, dst);
 }
 
 }  // namespace
@@ -32,6 +43,7 @@ namespace mlpcore {
 
 void fill_sgemm_generic(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_generic_4x16;
+  table.sgemm_pack_b = sgemm_pack_b_generic;
   table.sgemm_blocking = GemmBlocking{kMR, kNR, 128, 256, 2048};
 }
 
