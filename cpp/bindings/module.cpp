@@ -7,13 +7,23 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <mutex>
+#include <new>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 #include "mlpcore/dispatch.h"
 #include "mlpcore/elementwise.h"
@@ -43,6 +53,167 @@ std::string shape_str(const py::array& a) {
 
 std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
+std::string type_name(const py::handle& obj) {
+  return py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
+}
+
+std::string repr_short(const py::handle& obj) {
+  std::string r = py::repr(obj).cast<std::string>();
+  return r.size() > 60 ? r.substr(0, 57) + "..." : r;
+}
+
+// ---------------------------------------------------------------- scalar arguments
+// Every scalar a user can pass is taken as a Python object and checked here, so a
+// wrong type names the argument instead of printing pybind11's overload list.
+
+bool is_bool(const py::handle& obj) {
+  return PyBool_Check(obj.ptr()) || py::isinstance(obj, py::module_::import("numpy").attr("bool_"));
+}
+
+// An integer (Python int or numpy integer, never bool) in [lo, hi].
+long long int_arg(const char* name, const py::handle& obj, long long lo, long long hi) {
+  if (is_bool(obj) || !PyIndex_Check(obj.ptr())) {
+    throw py::type_error(std::string(name) + ": expected an integer, got " + type_name(obj) + " " +
+                         repr_short(obj));
+  }
+  py::int_ value = py::reinterpret_steal<py::int_>(PyNumber_Index(obj.ptr()));
+  if (!value) throw py::error_already_set();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow != 0 || v < lo || v > hi) {
+    throw py::value_error(std::string(name) + ": expected an integer in [" + std::to_string(lo) + ", " +
+                          std::to_string(hi) + "], got " + repr_short(value));
+  }
+  return v;
+}
+
+// A seed or epoch counter: any integer in [0, 2^64).
+std::uint64_t u64_arg(const char* name, const py::handle& obj) {
+  if (is_bool(obj) || !PyIndex_Check(obj.ptr())) {
+    throw py::type_error(std::string(name) + ": expected an integer >= 0, got " + type_name(obj) + " " +
+                         repr_short(obj));
+  }
+  py::int_ value = py::reinterpret_steal<py::int_>(PyNumber_Index(obj.ptr()));
+  if (!value) throw py::error_already_set();
+  const unsigned long long v = PyLong_AsUnsignedLongLong(value.ptr());
+  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw py::value_error(std::string(name) + ": expected an integer in [0, 2**64), got " + repr_short(value));
+  }
+  return v;
+}
+
+// A finite real number (Python or numpy int/float, never bool).
+float float_arg(const char* name, const py::handle& obj) {
+  if (is_bool(obj) || !(PyFloat_Check(obj.ptr()) || PyIndex_Check(obj.ptr()) ||
+                        py::isinstance(obj, py::module_::import("numpy").attr("floating")))) {
+    throw py::type_error(std::string(name) + ": expected a real number, got " + type_name(obj) + " " +
+                         repr_short(obj));
+  }
+  const double d = PyFloat_AsDouble(obj.ptr());
+  if (d == -1.0 && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw py::value_error(std::string(name) + ": expected a real number within float range, got " +
+                          repr_short(obj));
+  }
+  if (!std::isfinite(d) || std::fabs(d) > 3.0e38) {
+    throw py::value_error(std::string(name) + ": expected a finite float32 number, got " + repr_short(obj));
+  }
+  return static_cast<float>(d);
+}
+
+bool bool_arg(const char* name, const py::handle& obj) {
+  if (!is_bool(obj)) {
+    throw py::type_error(std::string(name) + ": expected a bool, got " + type_name(obj) + " " + repr_short(obj));
+  }
+  return obj.cast<bool>();
+}
+
+std::string str_arg(const char* name, const py::handle& obj) {
+  if (!py::isinstance<py::str>(obj)) {
+    throw py::type_error(std::string(name) + ": expected a string, got " + type_name(obj) + " " +
+                         repr_short(obj));
+  }
+  return obj.cast<std::string>();
+}
+
+// ---------------------------------------------------------------- memory
+// Sizes are checked against the machine's memory before anything is allocated:
+// an absurd layer or batch fails at once instead of swapping or being killed.
+
+double physical_memory_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) return static_cast<double>(pages) * static_cast<double>(page);
+#endif
+  return 0.0;  // unknown: only overflow is checked
+}
+
+[[noreturn]] void throw_memory_error(const std::string& message) {
+  PyErr_SetString(PyExc_MemoryError, message.c_str());
+  throw py::error_already_set();
+}
+
+void require_memory(const char* name, double bytes, const std::string& what) {
+  const double limit = physical_memory_bytes();
+  if (bytes > 1.8e19 || (limit > 0.0 && bytes > limit)) {
+    std::ostringstream msg;
+    msg << name << ": " << what << " needs " << bytes / (1024.0 * 1024.0 * 1024.0)
+        << " GiB, more than this machine's " << limit / (1024.0 * 1024.0 * 1024.0) << " GiB of memory";
+    throw_memory_error(msg.str());
+  }
+}
+
+// ---------------------------------------------------------------- concurrent use
+// Numeric work runs with the GIL released, so Python threads can share a model.
+// Reading it (predict, evaluate, get_params) from many threads at once is fine;
+// changing it (a training epoch, set_params, optimizer state) needs it alone.
+// Each native object has a use count here: > 0 readers, -1 one writer.
+
+class ModelBusy : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Use {
+ public:
+  Use(const void* object, bool exclusive, const char* what) : object_(object) {
+    std::lock_guard<std::mutex> lock(mutex());
+    int& count = counts()[object];
+    if (exclusive ? count != 0 : count < 0) {
+      if (count == 0) counts().erase(object);
+      throw ModelBusy(std::string(what) +
+                      (exclusive ? ": the model is in use by another thread (fit, predict or evaluate); "
+                                   "it can only be trained or changed while nothing else uses it"
+                                 : ": the model is being trained or changed by another thread; "
+                                   "wait for fit to return"));
+    }
+    count = exclusive ? -1 : count + 1;
+  }
+  ~Use() {
+    std::lock_guard<std::mutex> lock(mutex());
+    auto it = counts().find(object_);
+    if (it->second <= 1) {
+      counts().erase(it);
+    } else {
+      --it->second;
+    }
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static auto* m = new std::mutex;  // never destroyed: used until the very end
+    return *m;
+  }
+  static std::unordered_map<const void*, int>& counts() {
+    static auto* c = new std::unordered_map<const void*, int>;
+    return *c;
+  }
+  const void* object_;
+};
+
 // Converts `obj` to a C-contiguous float32 array (a copy only when it is not one
 // already), after checking it is a real-valued array of the expected rank.
 FloatArray as_floats(const char* name, const py::handle& obj, int ndim) {
@@ -51,8 +222,8 @@ FloatArray as_floats(const char* name, const py::handle& obj, int ndim) {
                                  py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
   const char kind = arr.dtype().kind();
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
-    throw py::type_error(std::string(name) + ": expected a real numeric dtype (float32 preferred), got " +
-                         dtype_str(arr));
+    throw py::type_error(std::string(name) + ": expected an array of real numbers (float32 preferred), got " +
+                         (obj.is_none() ? std::string("None") : "dtype " + dtype_str(arr)));
   }
   if (ndim >= 0 && arr.ndim() != ndim) {
     throw py::value_error(std::string(name) + ": expected a " + std::to_string(ndim) +
@@ -71,7 +242,8 @@ void require_finite(const char* name, const FloatArray& a) {
   }
 }
 
-Activation parse_activation(const std::string& name) {
+Activation parse_activation(const py::handle& obj) {
+  const std::string name = str_arg("activation", obj);
   if (name == "identity" || name == "linear") return Activation::identity;
   if (name == "relu") return Activation::relu;
   if (name == "sigmoid" || name == "logistic") return Activation::sigmoid;
@@ -80,7 +252,8 @@ Activation parse_activation(const std::string& name) {
                         name + "'");
 }
 
-LossKind parse_loss(const std::string& name) {
+LossKind parse_loss(const py::handle& obj) {
+  const std::string name = str_arg("loss", obj);
   if (name == "mse") return LossKind::mse;
   if (name == "cross_entropy") return LossKind::cross_entropy;
   if (name == "binary_cross_entropy") return LossKind::binary_cross_entropy;
@@ -88,7 +261,8 @@ LossKind parse_loss(const std::string& name) {
                         name + "'");
 }
 
-Init parse_init(const std::string& name) {
+Init parse_init(const py::handle& obj) {
+  const std::string name = str_arg("init", obj);
   if (name == "uniform") return Init::uniform_fan_in;
   if (name == "glorot_uniform") return Init::glorot_uniform;
   if (name == "he_uniform") return Init::he_uniform;
@@ -98,8 +272,12 @@ Init parse_init(const std::string& name) {
 
 // ---------------------------------------------------------------- ops
 
-FloatArray matmul(const py::handle& a_obj, const py::handle& b_obj, bool trans_a, bool trans_b,
-                  float alpha, float beta, const py::object& c_obj) {
+FloatArray matmul(const py::handle& a_obj, const py::handle& b_obj, const py::handle& trans_a_obj,
+                  const py::handle& trans_b_obj, const py::handle& alpha_obj, const py::handle& beta_obj,
+                  const py::object& c_obj) {
+  const bool trans_a = bool_arg("trans_a", trans_a_obj), trans_b = bool_arg("trans_b", trans_b_obj);
+  const float alpha = float_arg("alpha", alpha_obj);
+  float beta = float_arg("beta", beta_obj);
   FloatArray a = as_floats("a", a_obj, 2), b = as_floats("b", b_obj, 2);
   const std::size_t m = a.shape(trans_a ? 1 : 0), k = a.shape(trans_a ? 0 : 1);
   const std::size_t kb = b.shape(trans_b ? 1 : 0), n = b.shape(trans_b ? 0 : 1);
@@ -133,13 +311,19 @@ FloatArray matmul(const py::handle& a_obj, const py::handle& b_obj, bool trans_a
 // sgemm with its epilogue (bias + activation, or the activation derivative
 // through a stored output) and the fused column sums of op(b); for tests and
 // benchmarks of the fused kernels. Returns (c, column sums of op(b) or None).
-py::tuple gemm_fused(const py::handle& a_obj, const py::handle& b_obj, bool trans_a, bool trans_b,
-                     float alpha, float beta, const py::object& c_obj, const py::object& bias_obj,
-                     const std::string& act, const py::object& act_output_obj, bool column_sums) {
+py::tuple gemm_fused(const py::handle& a_obj, const py::handle& b_obj, const py::handle& trans_a_obj,
+                     const py::handle& trans_b_obj, const py::handle& alpha_obj, const py::handle& beta_obj,
+                     const py::object& c_obj, const py::object& bias_obj, const py::handle& act,
+                     const py::object& act_output_obj, const py::handle& column_sums_obj) {
+  const bool trans_a = bool_arg("trans_a", trans_a_obj), trans_b = bool_arg("trans_b", trans_b_obj);
+  const bool column_sums = bool_arg("column_sums", column_sums_obj);
+  const float alpha = float_arg("alpha", alpha_obj);
+  float beta = float_arg("beta", beta_obj);
   const Activation activation = parse_activation(act);
   FloatArray a = as_floats("a", a_obj, 2), b = as_floats("b", b_obj, 2);
   const std::size_t m = a.shape(trans_a ? 1 : 0), n = b.shape(trans_b ? 0 : 1);
-  FloatArray c = matmul(a, b, trans_a, trans_b, 0.0f, 0.0f, py::none());  // checks shapes
+  FloatArray c = matmul(a, b, py::bool_(trans_a), py::bool_(trans_b), py::float_(0.0), py::float_(0.0),
+                        py::none());  // checks shapes
   const std::size_t k = a.shape(trans_a ? 0 : 1);
   if (!c_obj.is_none()) {
     FloatArray c_in = as_floats("c", c_obj, 2);
@@ -186,7 +370,7 @@ py::tuple gemm_fused(const py::handle& a_obj, const py::handle& b_obj, bool tran
   return py::make_tuple(c, column_sums ? py::object(sums) : py::object(py::none()));
 }
 
-FloatArray activation_forward_py(const std::string& act, const py::handle& x_obj) {
+FloatArray activation_forward_py(const py::handle& act, const py::handle& x_obj) {
   FloatArray x = as_floats("x", x_obj, -1);
   const Activation a = parse_activation(act);
   FloatArray y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
@@ -200,11 +384,11 @@ FloatArray activation_forward_py(const std::string& act, const py::handle& x_obj
   return y;
 }
 
-FloatArray activation_backward_py(const std::string& act, const py::handle& y_obj,
+FloatArray activation_backward_py(const py::handle& act, const py::handle& y_obj,
                                   const py::handle& dy_obj) {
   FloatArray y = as_floats("y", y_obj, -1), dy = as_floats("dy", dy_obj, -1);
   const Activation a = parse_activation(act);
-  if (!std::equal(y.shape(), y.shape() + y.ndim(), dy.shape()) || y.ndim() != dy.ndim()) {
+  if (y.ndim() != dy.ndim() || !std::equal(y.shape(), y.shape() + y.ndim(), dy.shape())) {
     throw py::value_error("dy: expected the shape of y " + shape_str(y) + ", got " + shape_str(dy));
   }
   FloatArray dx(std::vector<py::ssize_t>(y.shape(), y.shape() + y.ndim()));
@@ -260,12 +444,21 @@ CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind l
       throw py::value_error(std::string(name) + ": expected " + std::to_string(rows) +
                             " labels (one per row), got " + std::to_string(arr.shape(0)));
     }
-    py::array as64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
-    const auto* p = static_cast<const std::int64_t*>(as64.data());
-    for (std::size_t i = 0; i < rows; ++i) {
-      if (p[i] < 0 || static_cast<std::size_t>(p[i]) >= cols) {
-        throw py::value_error(std::string(name) + ": labels must be in [0, " + std::to_string(cols) +
-                              "), got " + std::to_string(p[i]) + " at index " + std::to_string(i));
+    auto bad_label = [&](const std::string& got, std::size_t i) {
+      throw py::value_error(std::string(name) + ": labels must be in [0, " + std::to_string(cols) +
+                            "), got " + got + " at index " + std::to_string(i));
+    };
+    if (kind == 'u') {
+      py::array as64 = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+      const auto* p = static_cast<const std::uint64_t*>(as64.data());
+      for (std::size_t i = 0; i < rows; ++i) {
+        if (p[i] >= cols) bad_label(std::to_string(p[i]), i);
+      }
+    } else {
+      py::array as64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+      const auto* p = static_cast<const std::int64_t*>(as64.data());
+      for (std::size_t i = 0; i < rows; ++i) {
+        if (p[i] < 0 || static_cast<std::uint64_t>(p[i]) >= cols) bad_label(std::to_string(p[i]), i);
       }
     }
     out.labels = LabelArray::ensure(arr);
@@ -299,7 +492,7 @@ std::optional<FloatArray> check_weights(const py::object& obj, std::size_t rows)
   return w;
 }
 
-py::tuple loss_py(const std::string& loss_name, const py::handle& out_obj, const py::handle& t_obj,
+py::tuple loss_py(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
                   const py::object& w_obj) {
   const LossKind loss = parse_loss(loss_name);
   FloatArray out = as_floats("output", out_obj, 2);
@@ -334,20 +527,50 @@ FloatArray check_inputs(const Network& net, const py::handle& obj, const char* n
   return x;
 }
 
-std::unique_ptr<Network> make_network(std::size_t input_dim, const std::vector<std::size_t>& units,
-                                      const std::vector<std::string>& acts,
-                                      const std::vector<std::string>& inits, std::uint64_t seed) {
+py::list list_arg(const char* name, const py::handle& obj) {
+  if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj)) {
+    throw py::type_error(std::string(name) + ": expected a list, got " + type_name(obj) + " " + repr_short(obj));
+  }
+  return py::reinterpret_steal<py::list>(PySequence_List(obj.ptr()));
+}
+
+constexpr long long kMaxSize = 1LL << 40;  // far beyond any real layer: larger is a mistake
+
+std::unique_ptr<Network> make_network(const py::handle& input_dim_obj, const py::handle& units_obj,
+                                      const py::handle& acts_obj, const py::handle& inits_obj,
+                                      const py::handle& seed_obj) {
+  const std::size_t input_dim = static_cast<std::size_t>(int_arg("input_dim", input_dim_obj, 1, kMaxSize));
+  const py::list units = list_arg("units", units_obj), acts = list_arg("activations", acts_obj),
+                 inits = list_arg("inits", inits_obj);
+  const std::uint64_t seed = u64_arg("seed", seed_obj);
+  if (units.size() == 0) throw py::value_error("units: expected at least one layer, got none");
   if (units.size() != acts.size() || units.size() != inits.size()) {
-    throw py::value_error("layers: units, activations and inits must have the same length");
+    throw py::value_error("layers: units, activations and inits must have the same length, got " +
+                          std::to_string(units.size()) + ", " + std::to_string(acts.size()) + " and " +
+                          std::to_string(inits.size()));
   }
   std::vector<DenseSpec> specs;
+  double params = 0.0;
+  double fan_in = static_cast<double>(input_dim);
   for (std::size_t i = 0; i < units.size(); ++i) {
-    specs.push_back(DenseSpec{units[i], parse_activation(acts[i]), parse_init(inits[i])});
+    const std::size_t n = static_cast<std::size_t>(int_arg("units", units[i], 1, kMaxSize));
+    specs.push_back(DenseSpec{n, parse_activation(acts[i]), parse_init(inits[i])});
+    params += fan_in * static_cast<double>(n) + static_cast<double>(n);
+    fan_in = static_cast<double>(n);
   }
-  return std::make_unique<Network>(input_dim, std::move(specs), seed);
+  // Parameters and gradients (the optimizer adds a third copy when it has momentum).
+  require_memory("units", 2.0 * 4.0 * params, "a network of " + std::to_string(static_cast<long long>(params)) +
+                 " parameters");
+  try {
+    return std::make_unique<Network>(input_dim, std::move(specs), seed);
+  } catch (const std::bad_alloc&) {
+    throw_memory_error("units: not enough memory for a network of " +
+                       std::to_string(static_cast<long long>(params)) + " parameters");
+  }
 }
 
 py::list get_params(const Network& net) {
+  Use use(&net, false, "get_weights");
   py::list out;
   for (std::size_t l = 0; l < net.num_layers(); ++l) {
     FloatArray w({net.fan_in(l), net.fan_out(l)});
@@ -359,16 +582,23 @@ py::list get_params(const Network& net) {
   return out;
 }
 
-void set_params(Network& net, const py::sequence& layers) {
-  if (static_cast<std::size_t>(py::len(layers)) != net.num_layers()) {
+void set_params(Network& net, const py::handle& layers_obj) {
+  const py::list layers = list_arg("weights", layers_obj);
+  if (layers.size() != net.num_layers()) {
     throw py::value_error("weights: expected " + std::to_string(net.num_layers()) +
-                          " (W, b) pairs, got " + std::to_string(py::len(layers)));
+                          " (W, b) pairs, got " + std::to_string(layers.size()));
   }
   std::vector<std::pair<FloatArray, FloatArray>> checked;
   for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    py::sequence pair = layers[l];
-    if (py::len(pair) != 2) throw py::value_error("weights[" + std::to_string(l) + "]: expected a (W, b) pair");
-    FloatArray w = as_floats("W", pair[0], 2), b = as_floats("b", pair[1], 1);
+    const std::string where = "weights[" + std::to_string(l) + "]";
+    if (!py::isinstance<py::list>(layers[l]) && !py::isinstance<py::tuple>(layers[l])) {
+      throw py::type_error(where + ": expected a (W, b) pair, got " + type_name(layers[l]));
+    }
+    const py::list pair = py::reinterpret_steal<py::list>(PySequence_List(layers[l].ptr()));
+    if (pair.size() != 2) {
+      throw py::value_error(where + ": expected a (W, b) pair, got " + std::to_string(pair.size()) + " items");
+    }
+    FloatArray w = as_floats((where + "[0]").c_str(), pair[0], 2), b = as_floats((where + "[1]").c_str(), pair[1], 1);
     if (static_cast<std::size_t>(w.shape(0)) != net.fan_in(l) ||
         static_cast<std::size_t>(w.shape(1)) != net.fan_out(l)) {
       throw py::value_error("weights[" + std::to_string(l) + "][0]: expected W of shape (" +
@@ -379,21 +609,23 @@ void set_params(Network& net, const py::sequence& layers) {
       throw py::value_error("weights[" + std::to_string(l) + "][1]: expected b of shape (" +
                             std::to_string(net.fan_out(l)) + ",), got " + shape_str(b));
     }
-    require_finite("weights", w);
-    require_finite("weights", b);
+    require_finite((where + "[0]").c_str(), w);
+    require_finite((where + "[1]").c_str(), b);
     checked.emplace_back(w, b);
   }
+  Use use(&net, true, "set_weights");
   for (std::size_t l = 0; l < net.num_layers(); ++l) {  // all checked: now write
     std::copy_n(checked[l].first.data(), checked[l].first.size(), net.params() + net.weight_offset(l));
     std::copy_n(checked[l].second.data(), checked[l].second.size(), net.params() + net.bias_offset(l));
   }
 }
 
-FloatArray predict_py(const Network& net, const py::handle& x_obj, const std::string& transform) {
+FloatArray predict_py(const Network& net, const py::handle& x_obj, const py::handle& transform) {
   FloatArray x = check_inputs(net, x_obj, "X");
   const std::size_t rows = x.shape(0), out_dim = net.output_dim();
-  const bool raw = transform == "none";
+  const bool raw = py::isinstance<py::str>(transform) && transform.cast<std::string>() == "none";
   const LossKind kind = raw ? LossKind::mse : parse_loss(transform);
+  Use use(&net, false, "predict");
   FloatArray out({rows, out_dim});
   const float* px = x.data();
   float* po = out.mutable_data();
@@ -440,9 +672,13 @@ CheckedData check_data(const Network& net, LossKind loss, const py::handle& x, c
   return d;
 }
 
-py::dict run_epoch_py(Trainer& trainer, const py::handle& x, const py::handle& y,
-                      const py::object& w, bool shuffle, std::uint64_t seed, std::uint64_t epoch) {
+py::dict run_epoch_py(Trainer& trainer, const py::handle& x, const py::handle& y, const py::object& w,
+                      const py::handle& shuffle_obj, const py::handle& seed_obj, const py::handle& epoch_obj) {
+  const bool shuffle = bool_arg("shuffle", shuffle_obj);
+  const std::uint64_t seed = u64_arg("seed", seed_obj), epoch = u64_arg("epoch", epoch_obj);
   const CheckedData data = check_data(trainer.network(), trainer.loss(), x, y, w);
+  Use use_net(&trainer.network(), true, "fit");
+  Use use_sgd(&trainer.optimizer(), true, "fit");
   // Ctrl-C: poll Python's signal handlers at most every 50 ms, with the GIL.
   auto last = std::chrono::steady_clock::now();
   bool signalled = false;
@@ -460,14 +696,24 @@ py::dict run_epoch_py(Trainer& trainer, const py::handle& x, const py::handle& y
     py::gil_scoped_release release;
     stats = trainer.run_epoch(view, shuffle, seed, epoch, interrupted);
   }
-  if (signalled) throw py::error_already_set();
+  if (signalled) {
+    // The exception a signal handler raised (KeyboardInterrupt for Ctrl-C) goes
+    // on, carrying how far the epoch got: the model holds its last completed step.
+    py::error_already_set err;
+    try {
+      err.value().attr("epoch_stats") = stats_dict(stats);
+    } catch (const py::error_already_set&) {  // an exception type without attributes: nothing to add
+    }
+    throw err;
+  }
   return stats_dict(stats);
 }
 
-py::dict evaluate_py(const Network& net, const std::string& loss_name, const py::handle& x,
+py::dict evaluate_py(const Network& net, const py::handle& loss_name, const py::handle& x,
                      const py::handle& y, const py::object& w) {
   const LossKind loss = parse_loss(loss_name);
   const CheckedData data = check_data(net, loss, x, y, w);
+  Use use(&net, false, "evaluate");
   EpochStats stats;
   const Dataset view = data.view();
   {
@@ -477,10 +723,152 @@ py::dict evaluate_py(const Network& net, const std::string& loss_name, const py:
   return stats_dict(stats);
 }
 
-SgdConfig make_sgd_config(float lr, float momentum, float dampening, float weight_decay, bool nesterov) {
-  SgdConfig c{lr, momentum, dampening, weight_decay, nesterov};
+SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
+                          const py::handle& weight_decay, const py::handle& nesterov) {
+  SgdConfig c{float_arg("lr", lr), float_arg("momentum", momentum), float_arg("dampening", dampening),
+              float_arg("weight_decay", weight_decay), bool_arg("nesterov", nesterov)};
   validate(c);
   return c;
+}
+
+// The optimizer's state, for save/load and for restoring after a divergence:
+// the momentum buffer laid out as the network's (W, b) pairs (so files do not
+// depend on the flat buffer's padding) and the step count.
+void require_matching(const Sgd& sgd, const Network& net) {
+  if (sgd.size() != net.param_count()) {
+    throw py::value_error("network: this optimizer was made for a network of " + std::to_string(sgd.size()) +
+                          " parameters, not this one of " + std::to_string(net.param_count()));
+  }
+}
+
+py::tuple sgd_state(Sgd& sgd, const Network& net) {
+  require_matching(sgd, net);
+  Use use(&sgd, false, "optimizer state");
+  py::list layers;
+  const float* v = sgd.velocity();
+  for (std::size_t l = 0; l < net.num_layers(); ++l) {
+    FloatArray w({net.fan_in(l), net.fan_out(l)});
+    FloatArray b(std::vector<py::ssize_t>{static_cast<py::ssize_t>(net.fan_out(l))});
+    std::copy_n(v + net.weight_offset(l), w.size(), w.mutable_data());
+    std::copy_n(v + net.bias_offset(l), b.size(), b.mutable_data());
+    layers.append(py::make_tuple(w, b));
+  }
+  return py::make_tuple(layers, sgd.steps());
+}
+
+void set_sgd_state(Sgd& sgd, const Network& net, const py::handle& velocity_obj, const py::handle& steps_obj) {
+  require_matching(sgd, net);
+  const auto steps = static_cast<std::size_t>(int_arg("steps", steps_obj, 0, (1LL << 62)));
+  const py::list layers = list_arg("velocity", velocity_obj);
+  if (layers.size() != net.num_layers()) {
+    throw py::value_error("velocity: expected " + std::to_string(net.num_layers()) + " (W, b) pairs, got " +
+                          std::to_string(layers.size()));
+  }
+  std::vector<std::pair<FloatArray, FloatArray>> checked;
+  for (std::size_t l = 0; l < net.num_layers(); ++l) {
+    const std::string where = "velocity[" + std::to_string(l) + "]";
+    if (!py::isinstance<py::list>(layers[l]) && !py::isinstance<py::tuple>(layers[l])) {
+      throw py::type_error(where + ": expected a (W, b) pair, got " + type_name(layers[l]));
+    }
+    const py::list pair = py::reinterpret_steal<py::list>(PySequence_List(layers[l].ptr()));
+    if (pair.size() != 2) throw py::value_error(where + ": expected a (W, b) pair");
+    FloatArray w = as_floats((where + "[0]").c_str(), pair[0], 2), b = as_floats((where + "[1]").c_str(), pair[1], 1);
+    if (static_cast<std::size_t>(w.shape(0)) != net.fan_in(l) || static_cast<std::size_t>(w.shape(1)) != net.fan_out(l) ||
+        static_cast<std::size_t>(b.shape(0)) != net.fan_out(l)) {
+      throw py::value_error(where + ": expected shapes (" + std::to_string(net.fan_in(l)) + ", " +
+                            std::to_string(net.fan_out(l)) + ") and (" + std::to_string(net.fan_out(l)) +
+                            ",), got " + shape_str(w) + " and " + shape_str(b));
+    }
+    require_finite((where + "[0]").c_str(), w);
+    require_finite((where + "[1]").c_str(), b);
+    checked.emplace_back(w, b);
+  }
+  Use use(&sgd, true, "optimizer state");
+  float* v = sgd.velocity();
+  std::fill_n(v, sgd.size(), 0.0f);
+  for (std::size_t l = 0; l < net.num_layers(); ++l) {
+    std::copy_n(checked[l].first.data(), checked[l].first.size(), v + net.weight_offset(l));
+    std::copy_n(checked[l].second.data(), checked[l].second.size(), v + net.bias_offset(l));
+  }
+  sgd.set_steps(steps);
+}
+
+// The flat momentum buffer, for cheap snapshots within one process.
+FloatArray flat_velocity(Sgd& sgd) {
+  Use use(&sgd, false, "optimizer state");
+  FloatArray out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(sgd.size())});
+  std::copy_n(sgd.velocity(), sgd.size(), out.mutable_data());
+  return out;
+}
+
+void set_flat_velocity(Sgd& sgd, const py::handle& obj, const py::handle& steps_obj) {
+  FloatArray v = as_floats("velocity", obj, 1);
+  if (static_cast<std::size_t>(v.shape(0)) != sgd.size()) {
+    throw py::value_error("velocity: expected " + std::to_string(sgd.size()) + " values, got shape " + shape_str(v));
+  }
+  require_finite("velocity", v);
+  const auto steps = static_cast<std::size_t>(int_arg("steps", steps_obj, 0, (1LL << 62)));
+  Use use(&sgd, true, "optimizer state");
+  std::copy_n(v.data(), sgd.size(), sgd.velocity());
+  sgd.set_steps(steps);
+}
+
+// True when no value in [p, p + n) is NaN or infinite (x * 0 is 0 exactly for finite x).
+bool all_finite(const float* p, std::size_t n) {
+  py::gil_scoped_release release;
+  float acc = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) acc += p[i] * 0.0f;
+  return acc == 0.0f;
+}
+
+// The flat parameter buffer (layer padding included), for cheap snapshots.
+FloatArray flat_params(const Network& net) {
+  Use use(&net, false, "get_weights");
+  FloatArray out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(net.param_count())});
+  std::copy_n(net.params(), net.param_count(), out.mutable_data());
+  return out;
+}
+
+void set_flat_params(Network& net, const py::handle& obj) {
+  FloatArray p = as_floats("params", obj, 1);
+  if (static_cast<std::size_t>(p.shape(0)) != net.param_count()) {
+    throw py::value_error("params: expected " + std::to_string(net.param_count()) + " values, got shape " +
+                          shape_str(p));
+  }
+  require_finite("params", p);
+  Use use(&net, true, "set_weights");
+  std::copy_n(p.data(), net.param_count(), net.params());
+}
+
+bool params_finite(const Network& net) {
+  Use use(&net, false, "params_finite");
+  return all_finite(net.params(), net.param_count());
+}
+
+std::unique_ptr<Trainer> make_trainer(Network& net, Sgd& sgd, const py::handle& loss_obj,
+                                      const py::handle& batch_obj) {
+  const LossKind loss = parse_loss(loss_obj);
+  const auto batch = static_cast<std::size_t>(int_arg("batch_size", batch_obj, 1, kMaxSize));
+  if (sgd.size() != net.param_count()) {
+    throw py::value_error("sgd: this optimizer was made for a network of " + std::to_string(sgd.size()) +
+                          " parameters, not this one of " + std::to_string(net.param_count()));
+  }
+  // Per-row workspaces: every layer's output, two deltas, the gathered inputs and targets.
+  double per_row = static_cast<double>(net.input_dim() + net.output_dim() + 2 * net.max_width() + 2);
+  for (std::size_t l = 0; l < net.num_layers(); ++l) per_row += static_cast<double>(net.fan_out(l));
+  require_memory("batch_size", 4.0 * per_row * static_cast<double>(batch),
+                 "a batch of " + std::to_string(batch) + " rows");
+  try {
+    return std::make_unique<Trainer>(net, sgd, loss, batch);
+  } catch (const std::bad_alloc&) {
+    throw_memory_error("batch_size: not enough memory for the workspaces of a batch of " +
+                       std::to_string(batch) + " rows");
+  }
+}
+
+int max_threads_allowed() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return static_cast<int>(std::max(1024u, 16u * hw));
 }
 
 }  // namespace
@@ -488,6 +876,33 @@ SgdConfig make_sgd_config(float lr, float momentum, float dampening, float weigh
 PYBIND11_MODULE(_core, m) {
   m.doc() = "mlpcore's native core: kernels, networks and the training loop.";
   m.attr("__version__") = MLPCORE_VERSION;
+
+  // A model used by two threads in conflicting ways (see Use).
+  static py::exception<ModelBusy> busy(m, "ModelBusyError", PyExc_RuntimeError);
+  // Any other C++ exception reaching Python is a bug in mlpcore, never the
+  // user's input: say so instead of showing a bare RuntimeError.
+  static py::exception<std::exception> native(m, "NativeError", PyExc_RuntimeError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ModelBusy& e) {
+      py::set_error(busy, e.what());
+    } catch (const std::bad_alloc&) {
+      py::set_error(PyExc_MemoryError, "mlpcore: out of memory");
+    } catch (const std::invalid_argument& e) {
+      py::set_error(PyExc_ValueError, e.what());
+    } catch (const std::length_error& e) {
+      py::set_error(PyExc_ValueError, e.what());
+    } catch (const std::out_of_range& e) {
+      py::set_error(PyExc_ValueError, e.what());
+    } catch (const py::builtin_exception&) {
+      throw;  // pybind11's own (type_error, value_error, ...) translate themselves
+    } catch (const py::error_already_set&) {
+      throw;
+    } catch (const std::exception& e) {
+      py::set_error(native, (std::string("mlpcore internal error (please report it): ") + e.what()).c_str());
+    }
+  });
 
   m.def("config", []() {
     py::dict d;
@@ -506,11 +921,10 @@ PYBIND11_MODULE(_core, m) {
     d["gemm_tile"] = py::make_tuple(b.mr, b.nr);
     return d;
   }, "Build and run-time configuration: version, ISA in use, supported ISAs, threads, OpenMP, CUDA.");
-  m.def("set_isa", &select_isa, py::arg("name"),
+  m.def("set_isa", [](const py::handle& name) { select_isa(str_arg("name", name)); }, py::arg("name"),
         "Use the kernels of another instruction set this machine supports (for testing and benchmarks).");
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));
-    set_num_threads(n);
+  m.def("set_num_threads", [](const py::handle& n) {
+    set_num_threads(static_cast<int>(int_arg("n", n, 1, max_threads_allowed())));
   }, py::arg("n"));
   m.def("get_num_threads", &max_threads);
 
@@ -536,14 +950,20 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("param_count", &Network::param_count)
       .def("get_params", &get_params)
       .def("set_params", &set_params, py::arg("weights"))
+      .def("get_flat_params", &flat_params)
+      .def("set_flat_params", &set_flat_params, py::arg("params"))
+      .def("params_finite", &params_finite)
       .def("predict", &predict_py, py::arg("X"), py::arg("transform") = "none");
 
   py::class_<Sgd>(m, "Sgd")
-      .def(py::init([](const Network& net, float lr, float momentum, float dampening, float weight_decay,
-                       bool nesterov, bool decay_bias) {
-             auto sgd = std::make_unique<Sgd>(make_sgd_config(lr, momentum, dampening, weight_decay, nesterov),
-                                              net.param_count());
-             if (!decay_bias) {
+      .def(py::init([](const Network& net, const py::handle& lr, const py::handle& momentum,
+                       const py::handle& dampening, const py::handle& weight_decay, const py::handle& nesterov,
+                       const py::handle& decay_bias) {
+             const SgdConfig c = make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
+             const bool decay_biases = bool_arg("decay_bias", decay_bias);
+             require_memory("network", 4.0 * static_cast<double>(net.param_count()), "the momentum buffer");
+             auto sgd = std::make_unique<Sgd>(c, net.param_count());
+             if (!decay_biases) {
                std::vector<std::pair<std::size_t, std::size_t>> biases;
                for (std::size_t l = 0; l < net.num_layers(); ++l) {
                  biases.emplace_back(net.bias_offset(l), net.bias_offset(l) + net.fan_out(l));
@@ -554,21 +974,26 @@ PYBIND11_MODULE(_core, m) {
            }),
            py::arg("network"), py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f,
            py::arg("weight_decay") = 0.0f, py::arg("nesterov") = false, py::arg("decay_bias") = true)
-      .def("set_lr", [](Sgd& s, float lr) {
+      .def("set_lr", [](Sgd& s, const py::handle& lr) {
         SgdConfig c = s.config();
-        c.lr = lr;
+        c.lr = float_arg("lr", lr);
+        validate(c);
+        Use use(&s, true, "set_lr");
         s.set_config(c);
       }, py::arg("lr"))
+      .def("get_state", &sgd_state, py::arg("network"))
+      .def("set_state", &set_sgd_state, py::arg("network"), py::arg("velocity"), py::arg("steps"))
+      .def("get_flat_state", [](Sgd& s) { return py::make_tuple(flat_velocity(s), s.steps()); })
+      .def("set_flat_state", &set_flat_velocity, py::arg("velocity"), py::arg("steps"))
+      .def("state_finite", [](Sgd& s) {
+        Use use(&s, false, "optimizer state");
+        return all_finite(s.velocity(), s.size());
+      })
+      .def_property_readonly("size", &Sgd::size)
       .def_property_readonly("steps", &Sgd::steps);
 
   py::class_<Trainer>(m, "Trainer")
-      .def(py::init([](Network& net, Sgd& sgd, const std::string& loss, long long batch_size) {
-             if (batch_size < 1) {
-               throw py::value_error("batch_size: expected a positive integer, got " + std::to_string(batch_size));
-             }
-             return std::make_unique<Trainer>(net, sgd, parse_loss(loss), static_cast<std::size_t>(batch_size));
-           }),
-           py::arg("network"), py::arg("sgd"), py::arg("loss"), py::arg("batch_size"),
+      .def(py::init(&make_trainer), py::arg("network"), py::arg("sgd"), py::arg("loss"), py::arg("batch_size"),
            py::keep_alive<1, 2>(), py::keep_alive<1, 3>())
       .def("run_epoch", &run_epoch_py, py::arg("X"), py::arg("y"),
            py::arg("sample_weight") = py::none(), py::arg("shuffle") = true, py::arg("seed") = 0,

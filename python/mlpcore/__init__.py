@@ -6,7 +6,8 @@ from __future__ import annotations
 from . import _core, callbacks, ops
 from .history import History
 from .layers import Dense
-from .models import NotBuiltError, Sequential
+from .io import ModelFileError
+from .models import ModelBusyError, NotBuiltError, Sequential
 from .optimizers import SGD
 from .plotting import plot_history
 
@@ -26,6 +27,15 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(positive_int("n", n))
 
 
+def load(path) -> Sequential:
+    """A model written by ``model.save(path)`` (a path or a binary file object).
+    Reading executes nothing from the file; a truncated or corrupted file raises
+    ModelFileError. See mlpcore.io for the format."""
+    from . import io
+
+    return io.load(path)
+
+
 def get_num_threads() -> int:
     return _core.get_num_threads()
 
@@ -33,8 +43,11 @@ def get_num_threads() -> int:
 def set_isa(name: str) -> None:
     """Use the kernels of a lower instruction set ("avx2", "generic", ...) that this
     machine supports; for tests and benchmarks. MLPCORE_ISA does the same at import."""
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected an ISA name such as 'avx2' or 'generic', got {type(name).__name__} {name!r}")
     _core.set_isa(name)
 
 
-__all__ = ["Dense", "History", "NotBuiltError", "SGD", "Sequential", "callbacks", "config", "get_num_threads",
-           "ops", "plot_history", "set_isa", "set_num_threads", "__version__"]
+__all__ = ["Dense", "History", "ModelBusyError", "ModelFileError", "NotBuiltError", "SGD", "Sequential",
+           "callbacks", "config", "get_num_threads", "load", "ops", "plot_history", "set_isa", "set_num_threads",
+           "__version__"]

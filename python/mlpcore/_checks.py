@@ -4,6 +4,7 @@ what was expected and what came."""
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -66,3 +67,31 @@ def finite_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"{name}: expected finite values, found {bad}")
     return arr
+
+
+MAX_SIZE = 1 << 40  # far beyond any real layer; the native core refuses larger sizes too
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def require_memory(name: str, nbytes: float, what: str) -> None:
+    """MemoryError naming ``name`` when ``what`` needs more bytes than the machine has."""
+    limit = physical_memory()
+    if nbytes > 2.0 ** 64 or (limit and nbytes > limit):
+        have = f"this machine's {limit / 2**30:.1f} GiB" if limit else "any machine's memory"
+        raise MemoryError(f"{name}: {what} needs {nbytes / 2**30:,.1f} GiB, more than {have}")
+
+
+def layer_size(name: str, value) -> int:
+    """A layer width: a positive integer whose float32 vector fits in memory."""
+    value = positive_int(name, value)
+    if value > MAX_SIZE:
+        raise ValueError(f"{name}: expected a layer size <= 2**40, got {value}")
+    require_memory(name, 4.0 * value, f"a layer of {value} units")
+    return value

@@ -13,6 +13,10 @@ class History:
         self.epoch: list[int] = []
         self.params = dict(params or {})
         self.stopped_early = False
+        # Set when fit stopped early: Ctrl-C (partial_epoch says how far it got) or divergence.
+        self.interrupted = False
+        self.partial_epoch = None
+        self.diverged = False
 
     def append(self, epoch: int, logs: dict) -> None:
         self.epoch.append(epoch)

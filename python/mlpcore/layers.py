@@ -3,7 +3,7 @@ keeps all parameters in one flat native buffer."""
 
 from __future__ import annotations
 
-from ._checks import one_of, positive_int
+from ._checks import layer_size, one_of
 
 # Activation names accepted by Dense, mapped to the native ones. "softmax" is
 # only valid on the last layer with the cross-entropy loss (it is fused into it).
@@ -42,9 +42,9 @@ class Dense:
     """
 
     def __init__(self, units, activation=None, *, input_dim=None, init="uniform"):
-        self.units = positive_int("units", units)
+        self.units = layer_size("units", units)
         self.activation = "identity" if activation is None else one_of("activation", activation, ACTIVATIONS)
-        self.input_dim = None if input_dim is None else positive_int("input_dim", input_dim)
+        self.input_dim = None if input_dim is None else layer_size("input_dim", input_dim)
         self.init = one_of("init", init, INITIALIZERS)
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@ as in Keras. All numeric work runs in the native core (mlpcore._core)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -19,6 +20,9 @@ class NotBuiltError(ValueError):
     """The model has no weights yet: fit it, or give the first layer an input_dim."""
 
 
+ModelBusyError = _core.ModelBusyError  # a model used by another thread in a conflicting way
+
+
 class Sequential:
     """A multi-layer perceptron.
 
@@ -28,6 +32,11 @@ class Sequential:
 
     ``seed`` drives the initial weights and the shuffling: the same seed, data and
     thread count give bitwise the same weights.
+
+    ``save(path)`` / ``mlpcore.load(path)`` keep everything needed to continue
+    training bit for bit (see mlpcore.io); models also pickle.
+    Several threads may call ``predict`` / ``evaluate`` on one model at once;
+    while ``fit`` runs, the model belongs to it and other threads get ModelBusyError.
     """
 
     def __init__(self, layers=None, *, input_dim=None, seed=0):
@@ -42,13 +51,23 @@ class Sequential:
         self._trainer_key = None
         self.epochs_done = 0
         self.stop_training = False  # a callback sets it to end fit after the current epoch
+        self._fit_lock = threading.Lock()
+        self._fit_thread = None
+        if isinstance(layers, Dense) or (layers is not None and not isinstance(layers, (list, tuple))):
+            raise TypeError(f"layers: expected a list of mlpcore.Dense, got {type(layers).__name__}")
         for layer in layers or []:
             self.add(layer)
+
+    def _require_idle(self, what: str) -> None:
+        """ModelBusyError when another thread is inside fit() on this model."""
+        if self._fit_lock.locked() and self._fit_thread != threading.get_ident():
+            raise ModelBusyError(f"{what}: the model is being trained by fit() in another thread")
 
     # ------------------------------------------------------------------ structure
     def add(self, layer) -> None:
         if not isinstance(layer, Dense):
             raise TypeError(f"layer: expected a mlpcore.Dense, got {type(layer).__name__}")
+        self._require_idle("add")
         if self._net is not None:
             raise ValueError("layer: cannot add layers to a model that is already built")
         if layer.input_dim is not None:
@@ -90,6 +109,7 @@ class Sequential:
         if not self.layers:
             raise ValueError("layers: the model has no layers; add a Dense layer first")
         input_dim = positive_int("input_dim", input_dim)
+        self._require_idle("build")
         self._input_dim = input_dim
         self._net = _core.Network(input_dim, [l.units for l in self.layers], self._native_activations(),
                                   [l.init for l in self.layers], self.seed)
@@ -114,6 +134,7 @@ class Sequential:
         Keras name) and the optimizer (an SGD, or "sgd" for SGD's defaults).
         Accuracy is reported for the classification losses; ``metrics`` is
         accepted for Keras compatibility."""
+        self._require_idle("compile")
         self._loss = losses.resolve(loss)
         if optimizer is None or (isinstance(optimizer, str) and optimizer.lower() == "sgd"):
             optimizer = SGD()
@@ -165,12 +186,16 @@ class Sequential:
             raise ValueError("sample_weight: expected finite values >= 0")
         return w
 
-    def _ensure_trainer(self, batch_size: int):
+    def _ensure_sgd(self):
         if self._sgd is None:
             o = self._optimizer
             self._sgd = _core.Sgd(self._net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov,
                                   o.decay_bias)
             self._trainer = None
+        return self._sgd
+
+    def _ensure_trainer(self, batch_size: int):
+        self._ensure_sgd()
         if self._trainer is None or self._trainer_key != batch_size:
             self._trainer = _core.Trainer(self._net, self._sgd, self._loss, batch_size)
             self._trainer_key = batch_size
@@ -189,7 +214,24 @@ class Sequential:
         LearningRateScheduler, your own), called between epochs.
         Returns a History. Calling fit again continues training (epochs and the
         shuffling sequence carry on), as in Keras.
+
+        Ctrl-C stops within a fraction of a second: the model keeps its last
+        completed step and stays usable, and the KeyboardInterrupt carries the
+        History (also ``model.history``) with ``interrupted`` and
+        ``partial_epoch`` ({"epoch", "steps", "samples", "loss"}) saying how far
+        it got. If the loss becomes NaN or infinite, fit raises FloatingPointError
+        and the weights stay finite (see _check_finite).
         """
+        if not self._fit_lock.acquire(blocking=False):
+            raise ModelBusyError("fit: the model is already being trained by fit() in another thread")
+        self._fit_thread = threading.get_ident()
+        try:
+            return self._fit(X, y, epochs, batch_size, shuffle, validation_data, verbose, sample_weight, callbacks)
+        finally:
+            self._fit_thread = None
+            self._fit_lock.release()
+
+    def _fit(self, X, y, epochs, batch_size, shuffle, validation_data, verbose, sample_weight, callbacks):
         if self._loss is None:
             raise ValueError("compile: call model.compile(loss=..., optimizer=...) before fit()")
         epochs = non_negative_int("epochs", epochs)
@@ -217,9 +259,11 @@ class Sequential:
         progress.set_params(params)
         if self._net is None:
             self.build(X.shape[1])
-        trainer = self._ensure_trainer(batch_size)
+        # A batch larger than the data is the whole data: no need for bigger workspaces.
+        trainer = self._ensure_trainer(min(batch_size, rows))
 
         history = History(params)
+        self.history = history
         classification = self._loss in losses.CLASSIFICATION
         self.stop_training = False
         callbacks.on_train_begin()
@@ -233,13 +277,20 @@ class Sequential:
                 progress.on_epoch_begin(epoch)
                 self._sgd.set_lr(self._optimizer.lr)  # a callback may have changed it
                 start = time.perf_counter()
-                stats = trainer.run_epoch(X, targets, weights, bool(shuffle), self.seed, epoch)
+                snapshot = self._snapshot()
+                try:
+                    stats = self._run_epoch(trainer, (X, targets, weights, bool(shuffle), self.seed, epoch),
+                                            wait=len(history.epoch) > 0)
+                except BaseException as exc:  # Ctrl-C: the epoch stopped after its last completed step
+                    partial = getattr(exc, "epoch_stats", None)
+                    if partial is not None:
+                        history.interrupted = True
+                        history.partial_epoch = {"epoch": epoch, "steps": partial["steps"],
+                                                 "samples": partial["samples"], "loss": partial["loss"]}
+                        exc.history = history
+                    raise
                 seconds = time.perf_counter() - start
-                if stats["diverged"]:
-                    raise FloatingPointError(
-                        f"fit: the loss became NaN or infinite in epoch {epoch + 1} after "
-                        f"{stats['steps']} steps; the weights are those of the last finite step. "
-                        f"Try a smaller learning rate.")
+                self._check_finite(stats, snapshot, history)
                 self.epochs_done += 1
                 logs = {"loss": stats["loss"]}
                 if classification:
@@ -259,12 +310,148 @@ class Sequential:
             progress.close()
         return history
 
+    @staticmethod
+    def _run_epoch(trainer, args, wait: bool):
+        """One native epoch. Once fit is under way other threads are refused
+        (_require_idle), but a predict that started just before may still be
+        running: later epochs wait for it (briefly) instead of failing."""
+        deadline = time.perf_counter() + 10.0
+        while True:
+            try:
+                return trainer.run_epoch(*args)
+            except ModelBusyError:
+                if not wait or time.perf_counter() > deadline:
+                    raise
+                time.sleep(0.001)
+
+    def _snapshot(self):
+        """Parameters and optimizer state, to go back to if an epoch diverges."""
+        velocity, steps = self._sgd.get_flat_state()
+        return self._net.get_flat_params(), velocity, steps
+
+    def _check_finite(self, stats, snapshot, history) -> None:
+        """Stop with FloatingPointError when an epoch diverged, leaving finite weights:
+        those of the last step (the trainer never applies a non-finite batch) or,
+        if an update itself overflowed, those from the start of the epoch."""
+        state_finite = self._net.params_finite() and self._sgd.state_finite()
+        if not stats["diverged"] and state_finite:
+            return
+        if state_finite:
+            kept = f"the weights are those of the last finite step ({stats['steps']} steps into the epoch)"
+        else:
+            self._net.set_flat_params(snapshot[0])
+            self._sgd.set_flat_state(snapshot[1], snapshot[2])
+            kept = "an update overflowed, so the weights were restored to the start of the epoch"
+        history.diverged = True
+        exc = FloatingPointError(
+            f"fit: the loss became NaN or infinite in epoch {self.epochs_done + 1}; {kept}. "
+            f"Try a smaller learning rate, or scale the inputs.")
+        exc.history = history
+        raise exc
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path) -> None:
+        """Write the model (architecture, weights, loss, optimizer and its state,
+        seed, epochs done) to ``path`` atomically; ``mlpcore.load(path)`` reads it
+        back and training continues bit for bit. See mlpcore.io for the format."""
+        from . import io
+
+        io.save(self, path)
+
+    def _export_state(self) -> dict:
+        """Everything save() writes: plain JSON values plus named float32 arrays."""
+        self._require_idle("save")
+        from . import __version__
+
+        state = {
+            "format": "mlpcore.Sequential",
+            "mlpcore_version": __version__,
+            "seed": self.seed,
+            "input_dim": self._input_dim,
+            "layers": [{"units": l.units, "activation": l.activation, "init": l.init} for l in self.layers],
+            "loss": self._loss,
+            "optimizer": self._optimizer.get_config() if self._optimizer is not None else None,
+            "optimizer_steps": None,
+            "epochs_done": self.epochs_done,
+        }
+        arrays = []
+        if self._net is not None:
+            for i, (w, b) in enumerate(self.get_weights()):
+                arrays += [(f"layers/{i}/W", w), (f"layers/{i}/b", b)]
+            if self._sgd is not None:
+                velocity, state["optimizer_steps"] = self._sgd.get_state(self._net)
+                if self._optimizer.momentum != 0.0:  # otherwise the buffer is unused (zeros)
+                    for i, (w, b) in enumerate(velocity):
+                        arrays += [(f"optimizer/{i}/W", w), (f"optimizer/{i}/b", b)]
+        state["arrays"] = arrays
+        return state
+
+    @classmethod
+    def _from_state(cls, state: dict, arrays: dict) -> "Sequential":
+        """A model from what _export_state gave (as read back by mlpcore.io);
+        TypeError / ValueError naming the field if anything is off."""
+        if state.get("format") != "mlpcore.Sequential":
+            raise ValueError(f"format: expected 'mlpcore.Sequential', got {state.get('format')!r}")
+        specs = state.get("layers")
+        if not isinstance(specs, list):
+            raise TypeError("layers: expected a list")
+        layers = []
+        for i, spec in enumerate(specs):
+            if not isinstance(spec, dict) or set(spec) != {"units", "activation", "init"}:
+                raise ValueError(f"layers[{i}]: expected an object with units, activation and init")
+            layers.append(Dense(spec["units"], spec["activation"], init=spec["init"]))
+        model = cls(layers, input_dim=state.get("input_dim"), seed=state.get("seed"))
+        loss, opt = state.get("loss"), state.get("optimizer")
+        if (loss is None) != (opt is None):
+            raise ValueError("loss, optimizer: a compiled model has both, an uncompiled one neither")
+        if loss is not None:
+            if not isinstance(opt, dict):
+                raise TypeError(f"optimizer: expected an object, got {type(opt).__name__}")
+            model.compile(loss=loss, optimizer=SGD(**opt))
+        expected = set()
+        if "layers/0/W" in arrays:
+            if model._net is None:
+                model.build(model._input_dim if model._input_dim is not None else 0)
+            expected = {f"layers/{i}/{p}" for i in range(len(layers)) for p in "Wb"}
+            model.set_weights([(arrays.get(f"layers/{i}/W"), arrays.get(f"layers/{i}/b"))
+                               for i in range(len(layers))])
+        steps = state.get("optimizer_steps")
+        if steps is not None:
+            if model._net is None or model._optimizer is None:
+                raise ValueError("optimizer_steps: only a built, compiled model has optimizer state")
+            steps = non_negative_int("optimizer_steps", steps)
+            sgd = model._ensure_sgd()
+            if model._optimizer.momentum != 0.0:
+                names = [(f"optimizer/{i}/W", f"optimizer/{i}/b") for i in range(len(layers))]
+                expected |= {n for pair in names for n in pair}
+                sgd.set_state(model._net, [(arrays.get(w), arrays.get(b)) for w, b in names], steps)
+            else:
+                sgd.set_flat_state(np.zeros(sgd.size, np.float32), steps)
+        if set(arrays) != expected:
+            raise ValueError(f"arrays: expected {sorted(expected)}, got {sorted(arrays)}")
+        model.epochs_done = non_negative_int("epochs_done", state.get("epochs_done"))
+        return model
+
+    def __getstate__(self):
+        from . import io
+
+        return {"mlpcore_file": io.to_bytes(self)}
+
+    def __setstate__(self, state):
+        from . import io
+
+        if not isinstance(state, dict) or "mlpcore_file" not in state:
+            raise io.ModelFileError("pickle: not the state of a mlpcore.Sequential")
+        self.__dict__.update(io.from_bytes(state["mlpcore_file"], "pickle").__dict__)
+
+
     # ------------------------------------------------------------------ inference
     def predict(self, X) -> np.ndarray:
         """Outputs for each row of X: class probabilities (softmax) for
         cross-entropy, sigmoid probabilities for binary cross-entropy, raw
         outputs otherwise."""
         net = self._require_built("predict")
+        self._require_idle("predict")
         X = finite_matrix("X", X, self._input_dim)
         if self._loss in losses.CLASSIFICATION:
             transform = self._loss
@@ -277,6 +464,7 @@ class Sequential:
     def evaluate(self, X, y, sample_weight=None) -> dict:
         """Mean loss (and accuracy for classification) over (X, y)."""
         net = self._require_built("evaluate")
+        self._require_idle("evaluate")
         if self._loss is None:
             raise ValueError("compile: call model.compile(loss=...) before evaluate()")
         X = finite_matrix("X", X, self._input_dim)
@@ -290,11 +478,17 @@ class Sequential:
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list:
         """A list of (W [in, out], b [out]) float32 arrays, one pair per layer (copies)."""
-        return self._require_built("get_weights").get_params()
+        net = self._require_built("get_weights")
+        self._require_idle("get_weights")
+        return net.get_params()
 
     def set_weights(self, weights) -> None:
         """Load (W, b) pairs shaped as get_weights() returns them."""
-        self._require_built("set_weights").set_params(list(weights))
+        net = self._require_built("set_weights")
+        self._require_idle("set_weights")
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"weights: expected a list of (W, b) pairs, got {type(weights).__name__}")
+        net.set_params(list(weights))
 
     def summary(self) -> str:
         """Layers, output shapes and parameter counts, printed and returned."""

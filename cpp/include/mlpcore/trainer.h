@@ -39,6 +39,7 @@ class Trainer {
   Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size);
 
   const Network& network() const { return net_; }
+  const Sgd& optimizer() const { return sgd_; }
   LossKind loss() const { return loss_; }
 
   // One pass over the data. The order is a seeded shuffle (seed, epoch) or the
