@@ -154,7 +154,7 @@ def from_bytes(data, where: str = "data"):
 
     try:
         return Sequential._from_state(state, arrays)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, MemoryError) as exc:
         raise ModelFileError(f"{where}: inconsistent model file: {exc}") from None
 
 

@@ -19,7 +19,7 @@ from ._checks import one_of
 def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, c=None) -> np.ndarray:
     """``alpha * op(a) @ op(b) + beta * c`` with op = transpose when trans_* is
     True. ``c`` is read, never written (the result is a new array)."""
-    return _core.matmul(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), c)
+    return _core.matmul(a, b, trans_a, trans_b, alpha, beta, c)  # the core checks every argument
 
 
 def _activation(name: str) -> str:
