@@ -123,8 +123,10 @@ def test_not_built_and_not_compiled(data):
 
 
 def test_impossible_sizes_fail_fast():
-    m = mc.Sequential([mc.Dense(10**12)], input_dim=10**6)
-    with pytest.raises(MemoryError):
+    with pytest.raises(MemoryError, match="units"):
+        mc.Dense(10**12)
+    m = mc.Sequential([mc.Dense(10**6)], input_dim=10**6)
+    with pytest.raises(MemoryError, match="units"):
         m.compile(loss="mse")
 
 

@@ -222,7 +222,7 @@ FloatArray as_floats(const char* name, const py::handle& obj, int ndim) {
                                  py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
   const char kind = arr.dtype().kind();
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
-    throw py::type_error(std::string(name) + ": expected an array of real numbers (float32 preferred), got " +
+    throw py::type_error(std::string(name) + ": expected a real numeric dtype (float32 preferred), got " +
                          (obj.is_none() ? std::string("None") : "dtype " + dtype_str(arr)));
   }
   if (ndim >= 0 && arr.ndim() != ndim) {
