@@ -19,8 +19,12 @@ constexpr std::size_t kChunk = 1 << 14;  // elements per task: large enough to a
 template <class Body>
 void for_chunks(std::size_t n, std::size_t chunk, Body body) {
   const std::size_t chunks = (n + chunk - 1) / chunk;
-  const int nt = threads_for(kFlopsPerElement * static_cast<double>(n));
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && chunks > 1)
+  const int nt = chunks > 1 ? threads_for(kFlopsPerElement * static_cast<double>(n)) : 1;
+  if (nt == 1) {  // no OpenMP region: even a one-thread region allocates a team and syncs
+    if (n) body(0, n);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(nt)
   for (std::ptrdiff_t c = 0; c < static_cast<std::ptrdiff_t>(chunks); ++c) {
     const std::size_t begin = static_cast<std::size_t>(c) * chunk;
     body(begin, std::min(n, begin + chunk));
@@ -65,8 +69,12 @@ void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out)
   std::fill(out, out + cols, 0.0f);
   constexpr std::size_t kColBlock = 64;
   const std::size_t blocks = (cols + kColBlock - 1) / kColBlock;
-  const int nt = threads_for(static_cast<double>(rows) * cols);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && blocks > 1)
+  const int nt = blocks > 1 ? threads_for(static_cast<double>(rows) * cols) : 1;
+  if (nt == 1) {  // one thread: every column still summed top to bottom, same result
+    kt.column_sums(rows, cols, x, out);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(nt)
   for (std::ptrdiff_t blk = 0; blk < static_cast<std::ptrdiff_t>(blocks); ++blk) {
     const std::size_t j0 = static_cast<std::size_t>(blk) * kColBlock;
     const std::size_t w = std::min(kColBlock, cols - j0);

@@ -136,74 +136,85 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
   const std::ptrdiff_t rs_a = ta ? 1 : static_cast<std::ptrdiff_t>(lda);
   const std::ptrdiff_t cs_a = ta ? static_cast<std::ptrdiff_t>(lda) : 1;
 
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  for (std::size_t jc = 0; jc < n; jc += nc) {
-    const std::size_t nb = std::min(nc, n - jc);
-    const std::size_t n_slivers = ceil_div(nb, nr);
-    for (std::size_t pc = 0; pc < k; pc += kc) {
-      const std::size_t kb = std::min(kc, k - pc);
-      const float beta_here = pc == 0 ? beta : 1.0f;
-      const bool last_slice = pc + kb == k;
+  // The loops below use orphaned `omp for`s: inside the parallel region they
+  // share the work; called directly (one thread) they run serially with no
+  // OpenMP region at all, which for one thread would still allocate a team
+  // and make a futex call at every barrier.
+  auto run = [&]() {
+    for (std::size_t jc = 0; jc < n; jc += nc) {
+      const std::size_t nb = std::min(nc, n - jc);
+      const std::size_t n_slivers = ceil_div(nb, nr);
+      for (std::size_t pc = 0; pc < k; pc += kc) {
+        const std::size_t kb = std::min(kc, k - pc);
+        const float beta_here = pc == 0 ? beta : 1.0f;
+        const bool last_slice = pc + kb == k;
 
 #pragma omp for schedule(static)
-      for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(n_slivers); ++s) {
-        const std::size_t j0 = jc + static_cast<std::size_t>(s) * nr;
-        const std::size_t cols = std::min(nr, n - j0);
-        float* dst = b_pack + static_cast<std::size_t>(s) * nr * kb;
-        kt.sgemm_pack_b(tb, tb ? b + j0 * ldb + pc : b + pc * ldb + j0, ldb, cols, kb, dst);
-        if (col_sums) {
-          // The packed sliver is in L1; each column is summed in p order by one thread.
-          float partial[64] = {};
-          kt.column_sums(kb, nr, dst, partial);
-          for (std::size_t j = 0; j < cols; ++j) col_sums[j0 + j] += partial[j];
-        }
-      }
-
-      for (std::size_t ic = 0; ic < m; ic += mc) {
-        const std::size_t mb = std::min(mc, m - ic);
-        const std::size_t m_slivers = ceil_div(mb, mr);
-        if (pack_a) {
-#pragma omp for schedule(static)
-          for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(m_slivers); ++s) {
-            pack_a_sliver(a, lda, ta, m, ic + s * mr, pc, kb, static_cast<int>(mr),
-                          a_pack + s * mr * kb);
+        for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(n_slivers); ++s) {
+          const std::size_t j0 = jc + static_cast<std::size_t>(s) * nr;
+          const std::size_t cols = std::min(nr, n - j0);
+          float* dst = b_pack + static_cast<std::size_t>(s) * nr * kb;
+          kt.sgemm_pack_b(tb, tb ? b + j0 * ldb + pc : b + pc * ldb + j0, ldb, cols, kb, dst);
+          if (col_sums) {
+            // The packed sliver is in L1; each column is summed in p order by one thread.
+            float partial[64] = {};
+            kt.column_sums(kb, nr, dst, partial);
+            for (std::size_t j = 0; j < cols; ++j) col_sums[j0 + j] += partial[j];
           }
         }
 
-        // Tiles in column-sliver-major order: a thread's contiguous share reuses
-        // each packed B sliver across consecutive row slivers.
-        const std::ptrdiff_t tiles = static_cast<std::ptrdiff_t>(n_slivers * m_slivers);
+        for (std::size_t ic = 0; ic < m; ic += mc) {
+          const std::size_t mb = std::min(mc, m - ic);
+          const std::size_t m_slivers = ceil_div(mb, mr);
+          if (pack_a) {
 #pragma omp for schedule(static)
-        for (std::ptrdiff_t t = 0; t < tiles; ++t) {
-          const std::size_t jr = static_cast<std::size_t>(t) / m_slivers;
-          const std::size_t ir = static_cast<std::size_t>(t) % m_slivers;
-          const std::size_t row = ic + ir * mr, col = jc + jr * nr;
-          const int tm = static_cast<int>(std::min(mr, m - row));
-          const int tn = static_cast<int>(std::min(nr, n - col));
-          float* ct = c + row * ldc + col;
-          TileEpilogue te;
-          const bool finish = last_slice && any_epilogue;
-          if (finish) {
-            te.bias = ep.bias ? ep.bias + col : nullptr;
-            te.relu = !ep.act_output && ep.act == Activation::relu;
-            if (ep.act_output) {
-              te.derivative = ep.act;
-              te.y = ep.act_output + row * ep.ld_act_output + col;
-              te.ld_y = static_cast<std::ptrdiff_t>(ep.ld_act_output);
+            for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(m_slivers); ++s) {
+              pack_a_sliver(a, lda, ta, m, ic + s * mr, pc, kb, static_cast<int>(mr),
+                            a_pack + s * mr * kb);
             }
           }
-          const float* at = pack_a ? a_pack + ir * mr * kb
-                                   : a + (ta ? pc * lda + row : row * lda + pc);
-          kt.sgemm_ukr(kb, at, pack_a ? 1 : rs_a, pack_a ? static_cast<std::ptrdiff_t>(mr) : cs_a,
-                       b_pack + jr * nr * kb, ct, ldc_s, tm, tn, alpha, beta_here,
-                       finish ? &te : nullptr);
-          if (finish && act_after_store) {
-            kt.bias_act_rows(ep.act, static_cast<std::size_t>(tm), static_cast<std::size_t>(tn),
-                             nullptr, ct, ldc_s);
+
+          // Tiles in column-sliver-major order: a thread's contiguous share reuses
+          // each packed B sliver across consecutive row slivers.
+          const std::ptrdiff_t tiles = static_cast<std::ptrdiff_t>(n_slivers * m_slivers);
+#pragma omp for schedule(static)
+          for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+            const std::size_t jr = static_cast<std::size_t>(t) / m_slivers;
+            const std::size_t ir = static_cast<std::size_t>(t) % m_slivers;
+            const std::size_t row = ic + ir * mr, col = jc + jr * nr;
+            const int tm = static_cast<int>(std::min(mr, m - row));
+            const int tn = static_cast<int>(std::min(nr, n - col));
+            float* ct = c + row * ldc + col;
+            TileEpilogue te;
+            const bool finish = last_slice && any_epilogue;
+            if (finish) {
+              te.bias = ep.bias ? ep.bias + col : nullptr;
+              te.relu = !ep.act_output && ep.act == Activation::relu;
+              if (ep.act_output) {
+                te.derivative = ep.act;
+                te.y = ep.act_output + row * ep.ld_act_output + col;
+                te.ld_y = static_cast<std::ptrdiff_t>(ep.ld_act_output);
+              }
+            }
+            const float* at = pack_a ? a_pack + ir * mr * kb
+                                     : a + (ta ? pc * lda + row : row * lda + pc);
+            kt.sgemm_ukr(kb, at, pack_a ? 1 : rs_a, pack_a ? static_cast<std::ptrdiff_t>(mr) : cs_a,
+                         b_pack + jr * nr * kb, ct, ldc_s, tm, tn, alpha, beta_here,
+                         finish ? &te : nullptr);
+            if (finish && act_after_store) {
+              kt.bias_act_rows(ep.act, static_cast<std::size_t>(tm), static_cast<std::size_t>(tn),
+                               nullptr, ct, ldc_s);
+            }
           }
         }
       }
     }
+  };
+  if (nthreads > 1) {
+#pragma omp parallel num_threads(nthreads)
+    run();
+  } else {
+    run();
   }
 }
 

@@ -67,15 +67,20 @@ void Sgd::step(float* params, const float* grads) {
   const KernelTable& kt = kernels();
   const bool first = steps_ == 0;
   const std::size_t pieces = segments_.size();
-  const int nt = threads_for(4.0 * static_cast<double>(size_));
+  const int nt = pieces > 1 ? threads_for(4.0 * static_cast<double>(size_)) : 1;
   const SgdConfig c = config_;
   float* v = velocity_.data();
   const Segment* seg = segments_.data();
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && pieces > 1)
-  for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) {
+  auto update = [&](std::size_t i) {
     const std::size_t b = seg[i].begin;
     kt.sgd_step(seg[i].size, params + b, grads + b, v + b, c.lr, c.momentum, c.dampening,
                 seg[i].decay ? c.weight_decay : 0.0f, c.nesterov, first);
+  };
+  if (nt > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) update(static_cast<std::size_t>(i));
+  } else {  // no OpenMP region at all: a serial one still allocates a team and syncs
+    for (std::size_t i = 0; i < pieces; ++i) update(i);
   }
   ++steps_;
 }
