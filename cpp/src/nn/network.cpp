@@ -102,14 +102,21 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
 }
 
 void Network::predict(const float* x, std::size_t rows, float* out) const {
-  // Chunks of rows keep the intermediate outputs in cache and the workspace small.
+  // Chunks of rows keep the intermediate outputs in cache and the workspace
+  // small; the workspace belongs to the calling thread and only grows, so
+  // repeated calls allocate nothing and concurrent callers never share it.
   constexpr std::size_t kChunk = 1024;
   const std::size_t chunk = std::min(rows, kChunk);
-  std::vector<AlignedBuffer> buffers;
-  std::vector<float*> acts(num_layers());
+  thread_local AlignedBuffer workspace;
+  thread_local std::vector<float*> acts;
+  std::size_t hidden = 0;
+  for (std::size_t l = 0; l + 1 < num_layers(); ++l) hidden += chunk * round_up(fan_out(l));
+  workspace.resize(hidden);
+  acts.resize(num_layers());
+  float* next = workspace.data();
   for (std::size_t l = 0; l + 1 < num_layers(); ++l) {
-    buffers.emplace_back(chunk * fan_out(l));
-    acts[l] = buffers.back().data();
+    acts[l] = next;
+    next += chunk * round_up(fan_out(l));
   }
   for (std::size_t r = 0; r < rows; r += chunk) {
     const std::size_t nrows = std::min(chunk, rows - r);

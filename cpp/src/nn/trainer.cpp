@@ -8,6 +8,11 @@
 #include <stdexcept>
 
 #include "mlpcore/random.h"
+#include "mlpcore/threads.h"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace mlpcore {
 
@@ -33,20 +38,33 @@ Trainer::Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size)
 
 void Trainer::gather(const Dataset& data, const std::uint32_t* idx, std::size_t rows) {
   const std::size_t d = net_.input_dim(), out = net_.output_dim();
-  for (std::size_t r = 0; r < rows; ++r) {
-    std::memcpy(batch_x_.data() + r * d, data.x + static_cast<std::size_t>(idx[r]) * d, d * sizeof(float));
-  }
-  if (data.targets.labels) {
-    for (std::size_t r = 0; r < rows; ++r) batch_labels_[r] = data.targets.labels[idx[r]];
-  } else {
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::memcpy(batch_dense_.data() + r * out, data.targets.dense + static_cast<std::size_t>(idx[r]) * out,
-                  out * sizeof(float));
+  const bool dense = data.targets.labels == nullptr;
+  auto copy_rows = [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t src = idx[r];
+      std::memcpy(batch_x_.data() + r * d, data.x + src * d, d * sizeof(float));
+      if (dense) {
+        std::memcpy(batch_dense_.data() + r * out, data.targets.dense + src * out, out * sizeof(float));
+      } else {
+        batch_labels_[r] = data.targets.labels[src];
+      }
+      if (data.sample_weight) batch_weight_.data()[r] = data.sample_weight[src];
     }
+  };
+  // Copies are memory-bound: count a float as a few flops when sizing threads.
+  const int nt = threads_for(4.0 * static_cast<double>(rows) * static_cast<double>(d + out));
+#if defined(_OPENMP)
+  if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+    {
+      const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+      const std::size_t n = static_cast<std::size_t>(omp_get_num_threads());
+      copy_rows(rows * t / n, rows * (t + 1) / n);
+    }
+    return;
   }
-  if (data.sample_weight) {
-    for (std::size_t r = 0; r < rows; ++r) batch_weight_.data()[r] = data.sample_weight[idx[r]];
-  }
+#endif
+  copy_rows(0, rows);
 }
 
 EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t seed,
