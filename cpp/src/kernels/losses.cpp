@@ -1,6 +1,6 @@
 // Losses and their gradients in one pass. Output layers are narrow (a few to a
-// few hundred columns), so these are portable code; the exp they need is the
-// dispatched softmax / sigmoid kernels'.
+// few hundred columns), so these are portable code; the exp that cross-entropy
+// needs comes from the dispatched softmax kernel, in float.
 #include "mlpcore/losses.h"
 
 #include <algorithm>
@@ -18,16 +18,19 @@ double loss_normalizer(LossKind kind, std::size_t rows, std::size_t cols) {
 
 namespace {
 
-// Softmax cross-entropy of one row: log-sum-exp - sum_j t_j z_j (t sums to 1),
-// computed from the row max so large logits never overflow; the gradient is
-// softmax - t.
-double cross_entropy_row(std::size_t cols, const float* z, const std::int32_t* label,
+// Softmax cross-entropy of one row from its softmax p (float, from the
+// dispatched kernel): with m the row's argmax, log-sum-exp = z_m + log(1 + r),
+// r = sum_{j != m} exp(z_j - z_m) = (1 - p_m) / p_m, so
+//   loss = z_m + log1p(q / p_m) - sum_j t_j z_j,  q = sum_{j != m} p_j.
+// Summing q without p_m keeps full relative accuracy when the loss is tiny, and
+// nothing underflows to log(0). Writes (p - t) * scale over p when g == p.
+double cross_entropy_row(std::size_t cols, const float* z, const float* p, const std::int32_t* label,
                          const float* t, float* g, float scale) {
-  float zmax = z[0];
-  for (std::size_t j = 1; j < cols; ++j) zmax = std::max(zmax, z[j]);
-  double sum = 0.0;
-  for (std::size_t j = 0; j < cols; ++j) sum += std::exp(static_cast<double>(z[j] - zmax));
-  const double lse = std::log(sum) + zmax;
+  std::size_t m = 0;
+  for (std::size_t j = 1; j < cols; ++j) m = z[j] > z[m] ? j : m;
+  double q = 0.0;
+  for (std::size_t j = 0; j < cols; ++j) q += j == m ? 0.0 : static_cast<double>(p[j]);
+  const double lse = static_cast<double>(z[m]) + std::log1p(q / static_cast<double>(p[m]));
   double loss;
   if (label) {
     loss = lse - z[*label];
@@ -40,14 +43,28 @@ double cross_entropy_row(std::size_t cols, const float* z, const std::int32_t* l
     loss = tsum * lse - tz;
   }
   if (g) {
-    const double inv = 1.0 / sum;
-    for (std::size_t j = 0; j < cols; ++j) {
-      const double p = std::exp(static_cast<double>(z[j] - zmax)) * inv;
-      const double tj = label ? (static_cast<std::size_t>(*label) == j ? 1.0 : 0.0) : t[j];
-      g[j] = static_cast<float>((p - tj) * scale);
+    if (label) {
+      const float p_label = p[*label];  // read before g (which may be p) is overwritten
+      for (std::size_t j = 0; j < cols; ++j) g[j] = p[j] * scale;
+      g[*label] = (p_label - 1.0f) * scale;
+    } else {
+      for (std::size_t j = 0; j < cols; ++j) g[j] = (p[j] - t[j]) * scale;
     }
   }
   return loss;
+}
+
+// Softmax probabilities of `rows` rows into p with the dispatched (vectorised)
+// kernel; without a gradient buffer they go to per-thread scratch that only grows.
+const float* softmax_block(std::size_t rows, std::size_t cols, const float* z, float* grad) {
+  if (grad) {
+    kernels().softmax_rows(rows, cols, z, grad);
+    return grad;
+  }
+  thread_local std::vector<float> scratch;
+  if (scratch.size() < rows * cols) scratch.resize(rows * cols);
+  kernels().softmax_rows(rows, cols, z, scratch.data());
+  return scratch.data();
 }
 
 // Binary cross-entropy on a logit: max(z, 0) - z t + log(1 + exp(-|z|)),
@@ -80,6 +97,7 @@ double mse_row(std::size_t cols, const float* y, const float* t, float* g, float
 double loss_sum(LossKind kind, std::size_t rows, std::size_t cols, const float* out,
                 const Targets& targets, const float* row_weight, float* grad, float grad_scale) {
   double total = 0.0;
+  const float* probs = kind == LossKind::cross_entropy ? softmax_block(rows, cols, out, grad) : nullptr;
   for (std::size_t r = 0; r < rows; ++r) {
     const float* z = out + r * cols;
     const float* t = targets.dense ? targets.dense + r * cols : nullptr;
@@ -89,7 +107,8 @@ double loss_sum(LossKind kind, std::size_t rows, std::size_t cols, const float* 
     double row_loss = 0.0;
     switch (kind) {
       case LossKind::cross_entropy:
-        row_loss = cross_entropy_row(cols, z, targets.labels ? targets.labels + r : nullptr, t, g, scale);
+        row_loss = cross_entropy_row(cols, z, probs + r * cols, targets.labels ? targets.labels + r : nullptr,
+                                     t, g, scale);
         break;
       case LossKind::binary_cross_entropy: row_loss = bce_row(cols, z, t, g, scale); break;
       case LossKind::mse: row_loss = mse_row(cols, z, t, g, scale); break;
