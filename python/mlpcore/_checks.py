@@ -54,6 +54,11 @@ def numeric_array(name: str, value) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+def _all_finite(arr: np.ndarray, chunk_rows: int = 4096) -> bool:
+    """np.isfinite(arr).all() in row chunks: no temporary the size of the data."""
+    return all(np.isfinite(arr[i:i + chunk_rows]).all() for i in range(0, arr.shape[0], chunk_rows))
+
+
 def finite_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
     """A non-empty 2-d float32 array without NaN or inf."""
     arr = numeric_array(name, value)
@@ -63,7 +68,7 @@ def finite_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
         raise ValueError(f"{name}: expected a non-empty array, got shape {arr.shape}")
     if columns is not None and arr.shape[1] != columns:
         raise ValueError(f"{name}: expected {columns} features per row, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
+    if not _all_finite(arr):
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"{name}: expected finite values, found {bad}")
     return arr
