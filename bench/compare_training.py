@@ -1,0 +1,468 @@
+"""Training speed of mlpcore against the tools people use today, in one run.
+
+Trains the same 784-512-256-10 ReLU MLP (softmax cross-entropy, SGD with momentum
+0.9, lr 0.01) on the same synthetic MNIST-shaped data (60000 x 784, 10 classes) in
+mlpcore, PyTorch eager (nn.Sequential + optim.SGD), scikit-learn's MLPClassifier
+(solver="sgd") and a hand-written numpy MLP, each peer only when installed.
+
+For each thread count a fresh subprocess is started with OMP_NUM_THREADS /
+OPENBLAS_NUM_THREADS / MKL_NUM_THREADS set, so every library sees the same
+limit from the start. Inside it, for batch 32, 128 and 512, one epoch of each
+framework is timed in turn (interleaved, after a warm-up epoch on a slice), and
+the median of the repeats is reported with the ratio mlpcore / peer. It also
+times inference (batch 1024), the steps/s of a tiny 784-32-10 model at batch 1
+and 8 against PyTorch, checks learning parity with PyTorch (same initial weights,
+same batches, loss after 50 steps), and measures the peak memory of a fit.
+
+    python bench/compare_training.py            # full run
+    python bench/compare_training.py --quick    # fewer samples and repeats
+
+If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, numpy is also run with them
+unset (OpenBLAS then picks its best kernel) and both are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HIDDEN = (512, 256)
+CLASSES = 10
+FEATURES = 784
+LR, MOMENTUM = 0.01, 0.9
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def make_data(rows: int, seed: int = 0):
+    """MNIST-shaped: pixels in [0, 1), labels from a random linear teacher (learnable)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((rows, FEATURES), dtype=np.float32)
+    teacher = rng.standard_normal((FEATURES, CLASSES)).astype(np.float32)
+    teacher -= teacher.mean(0)  # centre, so no class wins by the pixels' mean
+    y = np.empty(rows, np.int64)
+    for i in range(0, rows, 4096):  # in chunks: no full-size temporary
+        y[i:i + 4096] = (X[i:i + 4096] @ teacher).argmax(1)
+    return X, y
+
+
+# ------------------------------------------------------------------ frameworks
+class Mlpcore:
+    name = "mlpcore"
+
+    def __init__(self, hidden, batch, lr=LR, momentum=MOMENTUM, seed=0):
+        import mlpcore as mc
+        layers = [mc.Dense(u, activation="relu") for u in hidden] + [mc.Dense(CLASSES)]
+        self.model = mc.Sequential(layers, input_dim=FEATURES, seed=seed)
+        self.model.compile(loss="cross_entropy", optimizer=mc.SGD(lr=lr, momentum=momentum))
+        self.batch = batch
+
+    def epoch(self, X, y):
+        self.model.fit(X, y, epochs=1, batch_size=self.batch, shuffle=True, verbose=0)
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+
+class Torch:
+    name = "pytorch"
+
+    def __init__(self, hidden, batch, lr=LR, momentum=MOMENTUM, seed=0):
+        import torch
+        from torch import nn
+        self.torch = torch
+        torch.manual_seed(seed)
+        sizes = [FEATURES, *hidden]
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], CLASSES))
+        self.model = nn.Sequential(*layers)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=momentum)
+        self.loss = nn.CrossEntropyLoss()
+        self.batch = batch
+        self.gen = torch.Generator().manual_seed(seed)
+        self._data = None
+
+    def _tensors(self, X, y):
+        if self._data is None or self._data[0] is not X:
+            self._data = (X, self.torch.from_numpy(X), self.torch.from_numpy(y))
+        return self._data[1], self._data[2]
+
+    def epoch(self, X, y):
+        Xt, yt = self._tensors(X, y)
+        order = self.torch.randperm(len(Xt), generator=self.gen)
+        for start in range(0, len(Xt), self.batch):
+            idx = order[start:start + self.batch]
+            self.opt.zero_grad(set_to_none=True)
+            self.loss(self.model(Xt[idx]), yt[idx]).backward()
+            self.opt.step()
+
+    def predict(self, X):
+        with self.torch.no_grad():
+            return self.torch.softmax(self.model(self.torch.from_numpy(X)), 1)
+
+
+class Sklearn:
+    name = "sklearn"
+
+    def __init__(self, hidden, batch, lr=LR, momentum=MOMENTUM, seed=0):
+        from sklearn.neural_network import MLPClassifier
+        self.model = MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="sgd",
+                                   alpha=0.0, batch_size=batch, learning_rate_init=lr,
+                                   momentum=momentum, nesterovs_momentum=False, shuffle=True,
+                                   random_state=seed)
+        self.classes = np.arange(CLASSES)
+
+    def epoch(self, X, y):
+        self.model.partial_fit(X, y, classes=self.classes)
+
+    def predict(self, X):
+        return self.model.predict_proba(X)
+
+
+class Numpy:
+    """A careful hand-written numpy MLP: preallocated buffers, in-place ops, BLAS
+    for every product, softmax cross-entropy backward, torch-style momentum SGD."""
+    name = "numpy"
+
+    def __init__(self, hidden, batch, lr=LR, momentum=MOMENTUM, seed=0):
+        rng = np.random.default_rng(seed)
+        sizes = [FEATURES, *hidden, CLASSES]
+        self.W = [rng.uniform(-1, 1, (a, b)).astype(np.float32) / np.float32(np.sqrt(a))
+                  for a, b in zip(sizes[:-1], sizes[1:])]
+        self.b = [np.zeros(b, np.float32) for b in sizes[1:]]
+        self.vW = [np.zeros_like(w) for w in self.W]
+        self.vb = [np.zeros_like(b) for b in self.b]
+        self.gW = [np.zeros_like(w) for w in self.W]
+        self.gb = [np.zeros_like(b) for b in self.b]
+        self.acts = [np.zeros((batch, s), np.float32) for s in sizes[1:]]
+        self.deltas = [np.zeros((batch, s), np.float32) for s in sizes[1:]]
+        self.xb = np.zeros((batch, FEATURES), np.float32)
+        self.batch, self.lr, self.momentum = batch, np.float32(lr), np.float32(momentum)
+        self.rng = np.random.default_rng(seed)
+        self.first = True
+
+    def _forward(self, x, acts):
+        h = x
+        for i, (W, b) in enumerate(zip(self.W, self.b)):
+            out = acts[i]
+            np.matmul(h, W, out=out)
+            out += b
+            if i < len(self.W) - 1:
+                np.maximum(out, 0, out=out)
+            h = out
+        return h
+
+    def step(self, x, y):
+        n = len(x)
+        acts = [a[:n] for a in self.acts]
+        deltas = [d[:n] for d in self.deltas]
+        z = self._forward(x, acts)
+        g = deltas[-1]
+        np.subtract(z, z.max(1, keepdims=True), out=g)
+        np.exp(g, out=g)
+        g /= g.sum(1, keepdims=True)
+        g[np.arange(n), y] -= 1
+        g /= np.float32(n)
+        for i in range(len(self.W) - 1, -1, -1):
+            h = x if i == 0 else acts[i - 1]
+            np.matmul(h.T, deltas[i], out=self.gW[i])
+            np.sum(deltas[i], axis=0, out=self.gb[i])
+            if i > 0:
+                d = deltas[i - 1]
+                np.matmul(deltas[i], self.W[i].T, out=d)
+                d *= acts[i - 1] > 0
+        for p, v, gr in zip(self.W + self.b, self.vW + self.vb, self.gW + self.gb):
+            if self.first:
+                v[...] = gr
+            else:
+                v *= self.momentum
+                v += gr
+            p -= self.lr * v
+        self.first = False
+
+    def epoch(self, X, y):
+        order = self.rng.permutation(len(X))
+        for start in range(0, len(X), self.batch):
+            idx = order[start:start + self.batch]
+            xb = self.xb[:len(idx)]
+            np.take(X, idx, axis=0, out=xb)
+            self.step(xb, y[idx])
+
+    def predict(self, X):
+        return self._forward(X, [np.empty((len(X), w.shape[1]), np.float32) for w in self.W])
+
+
+FRAMEWORKS = {"mlpcore": Mlpcore, "pytorch": Torch, "sklearn": Sklearn, "numpy": Numpy}
+PEER_MODULES = {"pytorch": "torch", "sklearn": "sklearn", "numpy": "numpy", "mlpcore": "mlpcore"}
+
+
+def available(names):
+    import importlib.util
+    return [n for n in names if importlib.util.find_spec(PEER_MODULES[n]) is not None]
+
+
+# ------------------------------------------------------------------ measurements (in a worker)
+def time_training(frameworks, X, y, batches, repeats, warmup_rows):
+    """{batch: {framework: median samples/s}}, frameworks timed in turn per repeat."""
+    results = {}
+    for batch in batches:
+        runners = {n: FRAMEWORKS[n](HIDDEN, batch) for n in frameworks}
+        for r in runners.values():
+            r.epoch(X[:warmup_rows], y[:warmup_rows])
+        times = {n: [] for n in runners}
+        for _ in range(repeats):
+            for n, r in runners.items():
+                t = time.perf_counter()
+                r.epoch(X, y)
+                times[n].append(time.perf_counter() - t)
+        results[batch] = {n: len(X) / statistics.median(ts) for n, ts in times.items()}
+    return results
+
+
+def time_inference(frameworks, X, y, repeats, batch=1024):
+    runners = {n: FRAMEWORKS[n](HIDDEN, 32) for n in frameworks}
+    for r in runners.values():
+        r.epoch(X[:256], y[:256])  # sklearn predicts only once fitted
+    chunks = [X[i:i + batch] for i in range(0, len(X) - batch + 1, batch)]
+    times = {n: [] for n in runners}
+    for r in runners.values():
+        r.predict(chunks[0])
+    for _ in range(repeats):
+        for n, r in runners.items():
+            t = time.perf_counter()
+            for c in chunks:
+                r.predict(c)
+            times[n].append(time.perf_counter() - t)
+    return {n: len(chunks) * batch / statistics.median(ts) for n, ts in times.items()}
+
+
+def time_tiny(frameworks, X, y, batches, steps, repeats):
+    """Steps/s of a 784-32-10 model (lr 0.001 so batch 1 stays finite on this data)."""
+    out = {}
+    for batch in batches:
+        rows = steps * batch
+        runners = {n: FRAMEWORKS[n]((32,), batch, lr=0.001) for n in frameworks}
+        for r in runners.values():
+            r.epoch(X[:rows // 4], y[:rows // 4])
+        times = {n: [] for n in runners}
+        for _ in range(repeats):
+            for n, r in runners.items():
+                t = time.perf_counter()
+                r.epoch(X[:rows], y[:rows])
+                times[n].append(time.perf_counter() - t)
+        out[batch] = {n: steps / statistics.median(ts) for n, ts in times.items()}
+    return out
+
+
+def parity(X, y, batch=64, steps=50):
+    """Same initial weights and batches (no shuffling) in mlpcore and PyTorch:
+    relative difference of the loss after `steps` SGD steps."""
+    import torch
+    a = Mlpcore(HIDDEN, batch)
+    t = Torch(HIDDEN, batch)
+    with torch.no_grad():
+        linears = [m for m in t.model if isinstance(m, torch.nn.Linear)]
+        for lin, (W, b) in zip(linears, a.model.get_weights()):
+            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b))
+    Xs, ys = X[:batch * steps], y[:batch * steps]
+    a.model.fit(Xs, ys, epochs=1, batch_size=batch, shuffle=False, verbose=0)
+    Xt, yt = torch.from_numpy(Xs), torch.from_numpy(ys)
+    for start in range(0, len(Xs), batch):
+        t.opt.zero_grad()
+        t.loss(t.model(Xt[start:start + batch]), yt[start:start + batch]).backward()
+        t.opt.step()
+    ours = a.model.evaluate(Xs, ys)["loss"]
+    with torch.no_grad():
+        theirs = float(t.loss(t.model(Xt), yt))
+    return {"steps": steps, "batch": batch, "mlpcore_loss": ours, "pytorch_loss": theirs,
+            "relative_difference": abs(ours - theirs) / abs(theirs)}
+
+
+MEMORY_SCRIPT = r"""
+import json, resource, sys
+sys.path[:0] = {path!r}
+import numpy as np
+import mlpcore as mc
+from compare_training import make_data, HIDDEN, CLASSES
+mc.set_num_threads({threads})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # interpreter, numpy, mlpcore
+X, y = make_data({rows})
+model = mc.Sequential([mc.Dense(u, activation="relu") for u in HIDDEN] + [mc.Dense(CLASSES)], input_dim=X.shape[1])
+model.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.01, momentum=0.9))
+model.fit(X, y, epochs=1, batch_size={batch}, verbose=0)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+params = sum(W.size + b.size for W, b in model.get_weights())
+print(json.dumps({{"rss_baseline_kib": before, "rss_peak_kib": after, "data_bytes": X.nbytes + y.nbytes,
+                  "params": params}}))
+"""
+
+
+# GEMM packing space per thread (AVX2 blocking: an mc x kc block of A, a kc x nc panel of B).
+PACKING_FLOATS_PER_THREAD = 144 * 256 + 256 * 2048
+
+
+def memory(rows, batch, threads):
+    """Peak RSS of data creation plus one fit above the interpreter with numpy and
+    mlpcore imported, in a fresh process (tracemalloc cannot see C++ memory)."""
+    code = MEMORY_SCRIPT.format(path=[HERE, os.path.join(HERE, "..", "python")] + sys.path, rows=rows,
+                                batch=batch, threads=threads)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    m = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = (m["rss_peak_kib"] - m["rss_baseline_kib"]) * 1024
+    width = max(HIDDEN + (CLASSES,))
+    # gathered batch, per-layer outputs, two delta buffers (floats), plus GEMM packing
+    workspace = 4 * (batch * (FEATURES + 4 * width) + threads * PACKING_FLOATS_PER_THREAD)
+    budget = m["data_bytes"] + m["params"] * 4 * 4 + workspace
+    return {**m, "batch": batch, "peak_bytes": peak, "workspace_bytes": workspace, "budget_bytes": budget,
+            "within_budget": peak <= budget}
+
+
+def worker(args):
+    threads = args.threads_one
+    X, y = make_data(args.rows)
+    names = available(args.frameworks)
+    report = {"threads": threads, "rows": args.rows, "frameworks": names}
+    try:
+        import mlpcore as mc
+        report["mlpcore_config"] = mc.config()
+    except ImportError:
+        pass
+    if args.numpy_only:
+        report["training"] = time_training(["numpy"], X, y, args.batches, args.repeats, args.warmup)
+        print(json.dumps(report))
+        return
+    report["training"] = time_training(names, X, y, args.batches, args.repeats, args.warmup)
+    report["inference"] = time_inference(names, X[:min(len(X), 20 * 1024)], y, args.repeats)
+    tiny = [n for n in names if n in ("mlpcore", "pytorch")]
+    report["tiny"] = time_tiny(tiny, X, y, [1, 8], args.tiny_steps, args.repeats)
+    if "pytorch" in names and "mlpcore" in names and threads == args.threads[0]:
+        report["parity"] = parity(X, y)
+    print(json.dumps(report))
+
+
+def run_worker(args, threads, numpy_only=False, unset_openblas=False):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    if unset_openblas:
+        for var in OPENBLAS_VARS:
+            env.pop(var, None)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(HERE, "..", "python"), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads-one", str(threads),
+           "--rows", str(args.rows), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+           "--tiny-steps", str(args.tiny_steps), "--batches", ",".join(map(str, args.batches)),
+           "--threads", ",".join(map(str, args.threads)), "--frameworks", ",".join(args.frameworks)]
+    if numpy_only:
+        cmd.append("--numpy-only")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"worker for {threads} thread(s) failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fmt(x):
+    return f"{x:,.0f}"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="12000 samples, 3 repeats, fewer tiny steps")
+    p.add_argument("--rows", type=int, default=60000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=2048)
+    p.add_argument("--tiny-steps", type=int, default=4000)
+    p.add_argument("--batches", default="32,128,512")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--frameworks", default="mlpcore,pytorch,sklearn,numpy")
+    p.add_argument("--memory-rows", type=int, default=60000)
+    p.add_argument("--json", help="also write the raw results here")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--threads-one", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--numpy-only", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.batches = [int(b) for b in str(args.batches).split(",")]
+    args.threads = [int(t) for t in str(args.threads).split(",")]
+    args.frameworks = args.frameworks.split(",")
+    if args.quick and not args.worker:
+        args.rows, args.tiny_steps, args.memory_rows = 12000, 1500, 12000
+    if args.worker:
+        return worker(args)
+
+    sys.path.insert(0, HERE)
+    reports = [run_worker(args, t) for t in args.threads]
+    unset = [v for v in OPENBLAS_VARS if v in os.environ]
+    numpy_best = {}
+    if unset and "numpy" in args.frameworks:
+        for t in args.threads:
+            numpy_best[t] = run_worker(args, t, numpy_only=True, unset_openblas=True)["training"]
+    print(f"# 784-512-256-10 ReLU MLP, softmax CE, SGD(lr={LR}, momentum={MOMENTUM}); {args.rows} x {FEATURES} "
+          f"synthetic MNIST-shaped; one epoch, median of {args.repeats}, frameworks interleaved")
+    cfg = reports[0].get("mlpcore_config", {})
+    print(f"# mlpcore isa={cfg.get('isa')} openmp={cfg.get('openmp')}; peers: {', '.join(reports[0]['frameworks'][1:])}")
+    if unset:
+        print(f"# numpy as-is has {', '.join(unset)} set; 'numpy*' is the same run with them unset")
+    print()
+    print("## Training, samples/s (ratio = mlpcore / peer)")
+    header = "| threads | batch | " + " | ".join(reports[0]["frameworks"]) + (" | numpy* " if numpy_best else "") + " | ratios |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for rep in reports:
+        t = rep["threads"]
+        for b, row in rep["training"].items():
+            extra = {}
+            if numpy_best:
+                extra["numpy*"] = numpy_best[t][b]["numpy"]
+            cells = [fmt(row[n]) for n in rep["frameworks"]] + [fmt(v) for v in extra.values()]
+            ours = row.get("mlpcore")
+            ratios = ", ".join(f"{n} {ours / v:.2f}x" for n, v in {**row, **extra}.items() if n != "mlpcore")
+            print(f"| {t} | {b} | " + " | ".join(cells) + f" | {ratios} |")
+    print()
+    print("## Inference, batch 1024, samples/s")
+    for rep in reports:
+        inf = rep["inference"]
+        ours = inf.get("mlpcore")
+        print(f"- {rep['threads']} thread(s): " + ", ".join(f"{n} {fmt(v)}" for n, v in inf.items()) + "; ratios "
+              + ", ".join(f"{n} {ours / v:.2f}x" for n, v in inf.items() if n != "mlpcore"))
+    print()
+    print("## Tiny model 784-32-10, steps/s")
+    for rep in reports:
+        for b, row in rep["tiny"].items():
+            ours = row.get("mlpcore")
+            ratio = f" ({ours / row['pytorch']:.1f}x pytorch)" if "pytorch" in row else ""
+            print(f"- {rep['threads']} thread(s), batch {b}: " + ", ".join(f"{n} {fmt(v)}" for n, v in row.items())
+                  + f"; mlpcore {1e6 / ours:.1f} us/step{ratio}")
+    for rep in reports:
+        if "parity" in rep:
+            par = rep["parity"]
+            print()
+            print(f"## Learning parity with PyTorch ({par['steps']} steps of batch {par['batch']}, same weights)")
+            print(f"- loss mlpcore {par['mlpcore_loss']:.7f}, pytorch {par['pytorch_loss']:.7f}, relative "
+                  f"difference {par['relative_difference']:.2e} ({'OK' if par['relative_difference'] <= 1e-4 else 'FAIL'}"
+                  f" against 1e-4)")
+    print()
+    print(f"## Peak memory of making the data and one fit, above the bare interpreter (fresh process, "
+          f"ru_maxrss, {max(args.threads)} threads)")
+    mib = 2.0**20
+    for b in args.batches:
+        m = memory(args.memory_rows, b, max(args.threads))
+        print(f"- batch {b}: peak {m['peak_bytes'] / mib:.1f} MiB; budget {m['budget_bytes'] / mib:.1f} MiB = data "
+              f"{m['data_bytes'] / mib:.1f} + parameters x 4 {m['params'] * 16 / mib:.1f} + workspace "
+              f"{m['workspace_bytes'] / mib:.1f} -> {'within' if m['within_budget'] else 'OVER'} budget")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"reports": reports, "numpy_best": numpy_best}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
