@@ -81,21 +81,31 @@ const float* Network::forward(const float* x, std::size_t rows,
 
 void Network::backward(const float* x, std::size_t rows, const std::vector<float*>& acts,
                        float* delta, float* scratch) {
-  // delta holds dL/d(output of layer l); turn it into dL/dZ with the
-  // activation's derivative (taken from the stored output), then
-  //   dW = X^T dZ,  db = column sums of dZ,  dX = dZ W^T.
+  // delta holds dL/d(output of the last layer): only that layer's activation
+  // derivative needs a pass of its own. Then, layer by layer, with dZ = dL/dZ:
+  //   dW = X^T dZ, with db = column sums of dZ taken while dZ is packed;
+  //   dZ_prev = (dZ W^T) (.) act'(X), the derivative applied to the product's
+  //   tiles in registers (X = the previous layer's stored output).
+  const std::size_t last = num_layers() - 1;
+  if (activation(last) != Activation::identity) {
+    activation_backward(activation(last), rows * fan_out(last), acts[last], delta, delta);
+  }
   for (std::size_t l = num_layers(); l-- > 0;) {
     const std::size_t k = fan_in(l), n = fan_out(l);
-    if (activation(l) != Activation::identity) {
-      activation_backward(activation(l), rows * n, acts[l], delta, delta);
-    }
     const float* in = l == 0 ? x : acts[l - 1];
+    Epilogue bias_grad;
+    bias_grad.b_column_sums = grads_.data() + bias_offset(l);
     sgemm(Trans::yes, Trans::no, k, n, rows, 1.0f, in, k, delta, n, 0.0f,
-          grads_.data() + weight_offset(l), n);
-    column_sums(rows, n, delta, grads_.data() + bias_offset(l));
+          grads_.data() + weight_offset(l), n, bias_grad);
     if (l > 0) {
+      Epilogue derivative;
+      if (activation(l - 1) != Activation::identity) {
+        derivative.act = activation(l - 1);
+        derivative.act_output = acts[l - 1];
+        derivative.ld_act_output = k;
+      }
       sgemm(Trans::no, Trans::yes, rows, k, n, 1.0f, delta, n, params_.data() + weight_offset(l), n,
-            0.0f, scratch, k);
+            0.0f, scratch, k, derivative);
       std::swap(delta, scratch);
     }
   }
