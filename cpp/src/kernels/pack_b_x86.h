@@ -31,8 +31,16 @@ inline void transpose_8x8(__m256 r[8]) {
 template <int NR>
 void pack_b_x86(bool trans, const float* b, std::size_t ldb, std::size_t cols, std::size_t kb,
                 float* dst) {
-  if (!trans || cols != static_cast<std::size_t>(NR)) {
+  if (cols != static_cast<std::size_t>(NR)) {
     pack_b_portable<NR>(trans, b, ldb, cols, kb, dst);
+    return;
+  }
+  if (!trans) {  // whole rows of the sliver: straight vector copies
+    for (std::size_t p = 0; p < kb; ++p) {
+      const float* src = b + p * ldb;
+#pragma GCC unroll 4
+      for (int h = 0; h < NR / 8; ++h) _mm256_storeu_ps(dst + p * NR + h * 8, _mm256_loadu_ps(src + h * 8));
+    }
     return;
   }
   std::size_t p = 0;

@@ -45,8 +45,8 @@ inline void store_tile(const float* acc, int nr, float* c, std::ptrdiff_t ldc, i
 // case copies rows; the transposed one reads kBlock consecutive values of each
 // stored row and writes them out as kBlock packed rows, so both sides stream.
 template <int NR>
-void pack_b_portable(bool trans, const float* b, std::size_t ldb, std::size_t cols,
-                     std::size_t kb, float* dst) {
+void pack_b_portable(bool trans, const float* __restrict b, std::size_t ldb, std::size_t cols,
+                     std::size_t kb, float* __restrict dst) {
   if (!trans) {
     for (std::size_t p = 0; p < kb; ++p, dst += NR) {
       const float* src = b + p * ldb;

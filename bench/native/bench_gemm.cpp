@@ -1,0 +1,206 @@
+// Native GEMM benchmark (no Python): GFLOP/s of mlpcore::sgemm on the squares
+// and the nine products of a 784-512-256-10 MLP training step, and the fraction
+// of this CPU's peak FMA throughput, which it measures with a register-only
+// FMA loop (the ceiling any micro-kernel can reach), together with the
+// micro-kernel alone on L1-resident panels.
+//
+//   cmake -S . -B build/bench -DMLPCORE_BENCH=ON -DMLPCORE_PYTHON=OFF && cmake --build build/bench
+//   OMP_NUM_THREADS=1 build/bench/mlpcore_bench [--max-n 2048] [--isa avx2] [--only "b32"]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mlpcore/aligned_buffer.h"
+#include "mlpcore/dispatch.h"
+#include "mlpcore/gemm.h"
+#include "mlpcore/threads.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define MLPCORE_BENCH_X86 1
+#endif
+
+using namespace mlpcore;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Median (or with quantile 0, the fastest) of repeated timings of f.
+template <class F>
+double median_seconds(F&& f, double budget_s = 0.3, int min_reps = 5, int max_reps = 2000,
+                      double quantile = 0.5) {
+  f();  // warm up
+  std::vector<double> t;
+  const auto start = Clock::now();
+  while (static_cast<int>(t.size()) < max_reps) {
+    const auto t0 = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (static_cast<int>(t.size()) >= min_reps &&
+        std::chrono::duration<double>(Clock::now() - start).count() > budget_s) {
+      break;
+    }
+  }
+  std::sort(t.begin(), t.end());
+  return t[static_cast<std::size_t>(quantile * static_cast<double>(t.size() - 1))];
+}
+
+#if defined(MLPCORE_BENCH_X86)
+// Independent chains of register FMAs, written in assembly so nothing else
+// runs in the loop: two FMA pipes of 4-cycle latency need 8 in flight, so
+// 12 (AVX2) or 16 (AVX-512) chains run at the core's FMA throughput.
+#define MLPCORE_FMA12(r) \
+  "vfmadd231ps %%" r "12, %%" r "13, %%" r "0\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "1\n\t" \
+  "vfmadd231ps %%" r "12, %%" r "13, %%" r "2\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "3\n\t" \
+  "vfmadd231ps %%" r "12, %%" r "13, %%" r "4\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "5\n\t" \
+  "vfmadd231ps %%" r "12, %%" r "13, %%" r "6\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "7\n\t" \
+  "vfmadd231ps %%" r "12, %%" r "13, %%" r "8\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "9\n\t" \
+  "vfmadd231ps %%" r "12, %%" r "13, %%" r "10\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "11\n\t"
+
+// Zeroed registers (uninitialised ones could hold denormals, which cost extra cycles).
+#define MLPCORE_ZERO14                                                                         \
+  "vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1\n\tvpxor %%xmm2, %%xmm2, %%xmm2\n\t"     \
+  "vpxor %%xmm3, %%xmm3, %%xmm3\n\tvpxor %%xmm4, %%xmm4, %%xmm4\n\tvpxor %%xmm5, %%xmm5, %%xmm5\n\t"     \
+  "vpxor %%xmm6, %%xmm6, %%xmm6\n\tvpxor %%xmm7, %%xmm7, %%xmm7\n\tvpxor %%xmm8, %%xmm8, %%xmm8\n\t"     \
+  "vpxor %%xmm9, %%xmm9, %%xmm9\n\tvpxor %%xmm10, %%xmm10, %%xmm10\n\t"                            \
+  "vpxor %%xmm11, %%xmm11, %%xmm11\n\tvpxor %%xmm12, %%xmm12, %%xmm12\n\t"                         \
+  "vpxor %%xmm13, %%xmm13, %%xmm13\n\t"
+
+void fma_loop_avx2(long iters) {
+  __asm__ volatile(
+      MLPCORE_ZERO14
+      "1:\n\t" MLPCORE_FMA12("ymm") "dec %0\n\tjnz 1b\n\t"
+      : "+r"(iters)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "cc");
+}
+
+void fma_loop_avx512(long iters) {
+  __asm__ volatile(
+      MLPCORE_ZERO14
+      "1:\n\t" MLPCORE_FMA12("zmm") "dec %0\n\tjnz 1b\n\t"
+      : "+r"(iters)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "cc");
+}
+#undef MLPCORE_FMA12
+#undef MLPCORE_ZERO14
+#endif
+
+// Peak single-precision FMA FLOP/s of one core for the ISA in use (0 if unknown).
+double measured_peak_one_core(Isa isa) {
+#if defined(MLPCORE_BENCH_X86)
+  // Short runs, fastest of many: on a shared host most long runs lose the core
+  // to other processes for part of the time, which is not the core's speed.
+  const long iters = 50000;
+  if (isa == Isa::avx512) {
+    const double s = median_seconds([&] { fma_loop_avx512(iters); }, 0.3, 5, 2000, 0.0);
+    return 12.0 * 16 * 2 * iters / s;
+  }
+  if (isa == Isa::avx2) {
+    const double s = median_seconds([&] { fma_loop_avx2(iters); }, 0.3, 5, 2000, 0.0);
+    return 12.0 * 8 * 2 * iters / s;
+  }
+#endif
+  (void)isa;
+  return 0.0;
+}
+
+// The micro-kernel alone, on packed panels that stay in L1: its cycles per FMA
+// relative to the FMA loop tell how well it keeps the pipes busy.
+double microkernel_flops(const KernelTable& kt, std::size_t kc) {
+  const GemmBlocking bl = kt.sgemm_blocking;
+  AlignedBuffer a(bl.mr * kc), b(bl.nr * kc), c(bl.mr * bl.nr);
+  for (std::size_t i = 0; i < bl.mr * kc; ++i) a.data()[i] = 1e-3f * static_cast<float>(i % 7);
+  for (std::size_t i = 0; i < bl.nr * kc; ++i) b.data()[i] = 1e-3f * static_cast<float>(i % 5);
+  const int reps = 2000;
+  const double s = median_seconds([&] {
+    for (int r = 0; r < reps; ++r) {
+      kt.sgemm_ukr(kc, a.data(), 1, bl.mr, b.data(), c.data(), bl.nr, bl.mr, bl.nr, 1.0f, 1.0f,
+                   nullptr);
+    }
+  }, 0.3, 5, 2000, 0.0);
+  return 2.0 * bl.mr * bl.nr * kc * reps / s;
+}
+
+struct Case {
+  std::string label;
+  std::size_t m, n, k;
+  bool ta, tb;
+  std::size_t batch;  // of the training step; 0 for the squares
+};
+
+double time_case(const Case& cs) {
+  AlignedBuffer a(cs.m * cs.k), b(cs.k * cs.n), c(cs.m * cs.n);
+  for (std::size_t i = 0; i < cs.m * cs.k; ++i) a.data()[i] = static_cast<float>((i * 7) % 13) - 6.0f;
+  for (std::size_t i = 0; i < cs.k * cs.n; ++i) b.data()[i] = static_cast<float>((i * 5) % 11) - 5.0f;
+  const std::size_t lda = cs.ta ? cs.m : cs.k, ldb = cs.tb ? cs.k : cs.n;
+  return median_seconds([&] {
+    sgemm(cs.ta ? Trans::yes : Trans::no, cs.tb ? Trans::yes : Trans::no, cs.m, cs.n, cs.k, 1.0f,
+          a.data(), lda, b.data(), ldb, 0.0f, c.data(), cs.n);
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t max_n = 2048;
+  std::string only;  // run only products whose label contains this
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--max-n") && i + 1 < argc) max_n = std::strtoul(argv[++i], nullptr, 10);
+    if (!std::strcmp(argv[i], "--isa") && i + 1 < argc) select_isa(argv[++i]);
+    if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+  }
+  const KernelTable& kt = kernels();
+  const int threads = max_threads();
+  const double peak1 = measured_peak_one_core(kt.isa);
+  const double peak = peak1 * threads;
+  std::printf("isa %s, tile %dx%d, threads %d\n", isa_name(kt.isa), kt.sgemm_blocking.mr,
+              kt.sgemm_blocking.nr, threads);
+  if (peak1 > 0) {
+    std::printf("measured FMA peak: %.1f GFLOP/s per core, %.1f on %d threads\n", peak1 / 1e9,
+                peak / 1e9, threads);
+  }
+  const double ukr = microkernel_flops(kt, kt.sgemm_blocking.kc);
+  std::printf("micro-kernel alone (kc=%d, L1-resident): %.1f GFLOP/s", kt.sgemm_blocking.kc, ukr / 1e9);
+  if (peak1 > 0) std::printf(" = %.0f%% of one core's peak", 100.0 * ukr / peak1);
+  std::printf("\n\n%-24s %5s %5s %5s %9s %7s\n", "product", "m", "n", "k", "GFLOP/s", "% peak");
+
+  std::vector<Case> cases;
+  for (std::size_t n = 64; n <= max_n; n *= 2) cases.push_back({"square " + std::to_string(n), n, n, n, false, false, 0});
+  const std::size_t dims[] = {784, 512, 256, 10};
+  for (std::size_t batch : {32, 128, 512}) {
+    for (int l = 0; l < 3; ++l) {
+      const std::size_t in = dims[l], out = dims[l + 1];
+      const std::string tag = std::to_string(in) + "->" + std::to_string(out) + " b" + std::to_string(batch);
+      cases.push_back({tag + " X.W", batch, out, in, false, false, batch});
+      cases.push_back({tag + " Xt.dY", in, out, batch, true, false, batch});
+      cases.push_back({tag + " dY.Wt", batch, in, out, false, true, batch});
+    }
+  }
+  double step_time = 0.0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& cs = cases[i];
+    if (!only.empty() && cs.label.find(only) == std::string::npos) continue;
+    const double s = time_case(cs);
+    const double flops = 2.0 * cs.m * cs.n * cs.k;
+    std::printf("%-24s %5zu %5zu %5zu %9.1f", cs.label.c_str(), cs.m, cs.n, cs.k, flops / s / 1e9);
+    if (peak > 0) std::printf(" %6.0f%%", 100.0 * flops / s / peak);
+    std::printf("\n");
+    if (cs.batch != 0) {
+      step_time += s;
+      if (i + 1 == cases.size() || cases[i + 1].batch != cs.batch) {
+        std::printf("  nine products of one training step at batch %zu: %.0f us\n", cs.batch,
+                    step_time * 1e6);
+        step_time = 0.0;
+      }
+    }
+  }
+  return 0;
+}
