@@ -281,3 +281,16 @@ def test_threadpoolctl_controls_threads():
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
         assert mc.get_num_threads() == 1
     assert mc.get_num_threads() == before
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_validation_scores_are_accuracy(kind):
+    if kind == "multilabel":
+        X, y = make_multilabel_classification(n_samples=300, n_features=10, n_classes=3, random_state=0)
+    else:
+        X, y = make_classification(n_samples=300, n_features=10, n_informative=5,
+                                   n_classes=2 if kind == "binary" else 4, random_state=0)
+    w = np.random.default_rng(0).random(100)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.02, max_iter=5, random_state=0)
+    clf.fit(X[:200], y[:200], validation_data=(X[200:], y[200:], w))
+    assert clf.validation_scores_[-1] == pytest.approx(clf.score(X[200:], y[200:], sample_weight=w), abs=1e-12)

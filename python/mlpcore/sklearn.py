@@ -67,7 +67,6 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
     from sklearn.utils.class_weight import compute_class_weight
@@ -560,10 +559,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self.classes_[(out[:, 0] > 0.5).astype(int)]
 
     def _score_from_output(self, out, targets, sample_weight):
+        # accuracy_score's, without its input checks (run after every epoch)
         if self._y_type == "multilabel-indicator":
-            return accuracy_score(targets.astype(int), (out > 0.5).astype(int), sample_weight=sample_weight)
-        pred = self._decode(out)
-        return accuracy_score(self.classes_[targets], pred, sample_weight=sample_weight)
+            hits = ((out > 0.5) == (targets > 0.5)).all(axis=1)
+        elif self.out_activation_ == "softmax":
+            hits = np.argmax(out, axis=1) == targets
+        else:
+            hits = (out[:, 0] > 0.5) == (targets == 1)
+        return float(np.average(hits, weights=sample_weight))
 
     @property
     def _stratify(self):
@@ -643,7 +646,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return targets
 
     def _score_from_output(self, out, targets, sample_weight):
-        return r2_score(targets, out, sample_weight=sample_weight)
+        # r2_score's (uniform average over outputs, constant targets scored 1 if
+        # predicted exactly, else 0), without its input checks (run every epoch)
+        w = np.ones(len(targets)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        t = targets.astype(np.float64)
+        residual = (w[:, None] * (t - out) ** 2).sum(axis=0)
+        total = (w[:, None] * (t - np.average(t, axis=0, weights=w)) ** 2).sum(axis=0)
+        scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0),
+                          np.where(residual == 0, 1.0, 0.0))
+        return float(scores.mean())
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights and momentum."""
