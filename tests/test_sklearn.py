@@ -293,4 +293,5 @@ def test_validation_scores_are_accuracy(kind):
     w = np.random.default_rng(0).random(100)
     clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.02, max_iter=5, random_state=0)
     clf.fit(X[:200], y[:200], validation_data=(X[200:], y[200:], w))
-    assert clf.validation_scores_[-1] == pytest.approx(clf.score(X[200:], y[200:], sample_weight=w), abs=1e-12)
+    # (weights kept as float32 for the native core)
+    assert clf.validation_scores_[-1] == pytest.approx(clf.score(X[200:], y[200:], sample_weight=w), abs=1e-7)
