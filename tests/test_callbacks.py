@@ -178,3 +178,52 @@ def test_plot_history(rng, tmp_path):
     np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), history.history["val_loss"])
     with pytest.raises(ValueError, match="metrics"):
         mc.plot_history(history, tmp_path / "x.png", metrics=["f1"])
+
+
+def test_model_checkpoint_saves_through_model_save(rng, tmp_path):
+    X, y = _data(rng)
+    model = _model(lr=0.05)
+    weights_at = []
+    keep = cb.LambdaCallback(on_epoch_end=lambda e, logs: weights_at.append(model.get_weights()))
+    every = cb.ModelCheckpoint(tmp_path / "m-{epoch:02d}-{loss:.3f}.mlpc", monitor="loss")
+    history = model.fit(X, y, epochs=3, verbose=0, callbacks=[keep, every])
+    assert [p.rsplit("/", 1)[-1] for p in every.saved] == [
+        f"m-{e + 1:02d}-{loss:.3f}.mlpc" for e, loss in enumerate(history.history["loss"])]
+    for path, weights in zip(every.saved, weights_at):
+        loaded = mc.load(path)
+        for (a, b), (c, d) in zip(loaded.get_weights(), weights):
+            np.testing.assert_array_equal(a, c)
+            np.testing.assert_array_equal(b, d)
+    # A checkpoint resumes training: the loaded model's next epoch is the original's.
+    resumed = mc.load(every.saved[-1])
+    model.fit(X, y, epochs=1, verbose=0)
+    resumed.fit(X, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(resumed.get_weights()[0][0], model.get_weights()[0][0])
+
+
+def test_model_checkpoint_best_only(rng, tmp_path):
+    X, y = _data(rng, n=200)
+    Xv, yv = _data(np.random.default_rng(99), n=200)
+    best = cb.ModelCheckpoint(tmp_path / "best.mlpc", monitor="val_loss", save_best_only=True)
+    history = _model(lr=0.05).fit(X, y, epochs=6, validation_data=(Xv, 1 - yv), verbose=0,
+                                  callbacks=[best])
+    val = history.history["val_loss"]
+    improved = [i for i in range(len(val)) if val[i] < min(val[:i], default=np.inf)]
+    assert len(best.saved) == len(improved) and best.best == min(val)
+    with pytest.warns(RuntimeWarning, match="val_loss"):
+        _model().fit(X, y, epochs=1, verbose=0, callbacks=[cb.ModelCheckpoint(tmp_path / "x.mlpc",
+                                                                             save_best_only=True)])
+    with pytest.raises(ValueError, match="filepath"):
+        _model().fit(X, y, epochs=1, verbose=0, callbacks=[cb.ModelCheckpoint(tmp_path / "{nope}.mlpc")])
+
+
+def test_summary_shapes_and_counts(capsys):
+    model = mc.Sequential([mc.Dense(5, activation="tanh"), mc.Dense(3)])
+    text = model.summary(print_fn=None)
+    assert "total parameters: ?" in text and capsys.readouterr().out == ""
+    model = mc.Sequential([mc.Dense(5, activation="tanh", input_dim=7), mc.Dense(3)])
+    model.compile(loss="mse")
+    text = model.summary()
+    assert capsys.readouterr().out.strip() == text.strip()
+    assert "(None, 5)" in text and "40 = 7 x 5 + 5" in text and "18 = 5 x 3 + 3" in text
+    assert "total parameters: 58 " in text and "loss: mse" in text

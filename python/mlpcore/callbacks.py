@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 import time
 import warnings
@@ -165,6 +166,50 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
             if self.verbose:
                 print(f"Restored the weights of epoch {self.best_epoch + 1}")
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model with ``model.save(path)`` at the end of epochs (weights,
+    optimizer state and epoch count: ``mlpcore.load(path)`` resumes training).
+
+    ``filepath`` may hold format fields from the epoch (1-based) and the logs:
+    ``"ckpt/model-{epoch:03d}-{val_loss:.3f}.mlpc"``. With ``save_best_only`` it
+    saves only when ``monitor`` improves (``mode`` as in EarlyStopping); the
+    paths written are listed in ``saved``.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor: expected a metric name, got {type(monitor).__name__}")
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self.mode = _monitor_mode(monitor, mode)
+        self.verbose = non_negative_int("verbose", verbose)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved: list[str] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None:
+                warnings.warn(f"ModelCheckpoint: metric {self.monitor!r} is not in the logs "
+                              f"(available: {sorted(logs)}); nothing saved", RuntimeWarning, stacklevel=2)
+                return
+            if not (value < self.best if self.mode == "min" else value > self.best):
+                return
+            self.best = value
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"filepath: cannot format {self.filepath!r} with epoch and logs "
+                             f"{sorted(logs)}: {exc}") from None
+        self.model.save(path)
+        self.saved.append(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved the model to {path}")
 
 
 class StepDecay:
@@ -358,4 +403,4 @@ class CallbackList:
 
 
 __all__ = ["Callback", "CallbackList", "CosineDecay", "EarlyStopping", "ExponentialDecay", "LambdaCallback",
-           "LearningRateScheduler", "ProgressBar", "StepDecay"]
+           "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "StepDecay"]

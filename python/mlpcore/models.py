@@ -210,7 +210,7 @@ class Sequential:
         cross-entropy; (samples, outputs) or (samples,) targets otherwise.
         verbose: 0 silent, 1 a progress bar over the epochs (tqdm when installed,
         else a line per epoch) with loss, metrics and samples/s, 2 a line per epoch.
-        callbacks: mlpcore.callbacks objects (EarlyStopping,
+        callbacks: mlpcore.callbacks objects (EarlyStopping, ModelCheckpoint,
         LearningRateScheduler, your own), called between epochs.
         Returns a History. Calling fit again continues training (epochs and the
         shuffling sequence carry on), as in Keras.
@@ -490,20 +490,36 @@ class Sequential:
             raise TypeError(f"weights: expected a list of (W, b) pairs, got {type(weights).__name__}")
         net.set_params(list(weights))
 
-    def summary(self) -> str:
-        """Layers, output shapes and parameter counts, printed and returned."""
-        lines = [f"{'layer':<24}{'output shape':<18}{'params':>10}"]
+    def summary(self, print_fn=print) -> str:
+        """Layers with their output shapes and parameter counts (weights + biases),
+        the totals, and the loss and optimizer once compiled; printed with
+        ``print_fn`` (None: not printed) and returned."""
+        rows = [("layer (activation)", "output shape", "params")]
+        if self._input_dim:
+            rows.append(("input", f"(None, {self._input_dim})", "0"))
         total = 0
         fan_in = self._input_dim
         for i, layer in enumerate(self.layers):
             params = (fan_in * layer.units + layer.units) if fan_in else None
             total += params or 0
-            lines.append(f"{f'dense_{i} ({layer.activation})':<24}{f'(None, {layer.units})':<18}"
-                         f"{params if params is not None else '?':>10}")
+            detail = f"{fan_in} x {layer.units} + {layer.units}" if fan_in else "?"
+            rows.append((f"dense_{i} ({layer.activation})", f"(None, {layer.units})",
+                         f"{params:,} = {detail}" if params is not None else "?"))
             fan_in = layer.units
-        lines.append(f"total parameters: {total if self._input_dim else '? (input_dim unknown)'}")
+        widths = [max(len(r[c]) for r in rows) + 3 for c in range(3)]
+        rule = "-" * sum(widths)
+        table = ["".join(f"{cell:<{w}}" for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines = [rule, table[0], rule, *table[1:]]
+        lines.append(rule)
+        if self._input_dim:
+            lines.append(f"total parameters: {total} ({total * 4 / 1024:,.1f} KiB as float32)")
+        else:
+            lines.append("total parameters: ? (input_dim unknown until the first fit)")
+        if self._loss is not None:
+            lines.append(f"loss: {self._loss}; optimizer: {self._optimizer!r}")
         text = "\n".join(lines)
-        print(text)
+        if print_fn is not None:
+            print_fn(text)
         return text
 
     def __repr__(self) -> str:
