@@ -4,6 +4,7 @@ chosen at run time, OpenMP threads) behind a Keras-like API."""
 from __future__ import annotations
 
 from . import _core, callbacks, ops
+from .devices import DeviceUnavailableError, cuda_available
 from .history import History
 from .layers import Dense
 from .io import ModelFileError
@@ -48,6 +49,6 @@ def set_isa(name: str) -> None:
     _core.set_isa(name)
 
 
-__all__ = ["Dense", "History", "ModelBusyError", "ModelFileError", "NotBuiltError", "SGD", "Sequential",
-           "callbacks", "config", "get_num_threads", "load", "ops", "plot_history", "set_isa", "set_num_threads",
-           "__version__"]
+__all__ = ["Dense", "DeviceUnavailableError", "History", "ModelBusyError", "ModelFileError", "NotBuiltError",
+           "SGD", "Sequential", "callbacks", "config", "cuda_available", "get_num_threads", "load", "ops",
+           "plot_history", "set_isa", "set_num_threads", "__version__"]

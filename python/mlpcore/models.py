@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from . import _core, losses
+from . import _core, devices, losses
 from ._checks import finite_matrix, non_negative_int, numeric_array, positive_int
 from .callbacks import CallbackList, ProgressBar
 from .history import History
@@ -21,6 +21,18 @@ class NotBuiltError(ValueError):
 
 
 ModelBusyError = _core.ModelBusyError  # a model used by another thread in a conflicting way
+
+
+class _GpuState:
+    """The GPU twins of a model's host network and optimizer (device="cuda").
+    The host objects stay the reference: the twins are filled from them before
+    GPU work and copied back after each epoch."""
+
+    def __init__(self, net):
+        self.net = _core.cuda.Network(net)
+        self.sgd = None
+        self.trainer = None
+        self.batch_size = None
 
 
 class Sequential:
@@ -37,11 +49,18 @@ class Sequential:
     training bit for bit (see mlpcore.io); models also pickle.
     Several threads may call ``predict`` / ``evaluate`` on one model at once;
     while ``fit`` runs, the model belongs to it and other threads get ModelBusyError.
+
+    ``device="cuda"`` (or ``model.to("cuda")``) trains and predicts on an NVIDIA
+    GPU, in builds made with CUDA: the data goes to the GPU once per fit, the
+    weights and optimizer state live there during each epoch and are copied back
+    after it. The initial weights and the batch order are the CPU's.
     """
 
-    def __init__(self, layers=None, *, input_dim=None, seed=0):
+    def __init__(self, layers=None, *, input_dim=None, seed=0, device="cpu"):
         self.layers: list[Dense] = []
         self.seed = non_negative_int("seed", seed)
+        self._device = devices.resolve(device)
+        self._gpu = None  # _GpuState while device == "cuda" and built
         self._input_dim = None if input_dim is None else positive_int("input_dim", input_dim)
         self._net = None
         self._loss = None
@@ -115,6 +134,34 @@ class Sequential:
                                   [l.init for l in self.layers], self.seed)
         self._sgd = None
         self._trainer = None
+        self._gpu = None
+
+    # ------------------------------------------------------------------ device
+    @property
+    def device(self) -> str:
+        """"cpu" or "cuda": where fit, predict and evaluate compute."""
+        return self._device
+
+    def to(self, device) -> "Sequential":
+        """Compute on ``device`` ("cpu" or "cuda") from now on; returns the model.
+        Weights and optimizer state carry over (they are kept on the host between epochs)."""
+        device = devices.resolve(device)
+        self._require_idle("to")
+        if device != self._device:
+            self._device = device
+            self._gpu = None
+        return self
+
+    def _gpu_state(self) -> _GpuState:
+        if self._gpu is None:
+            self._gpu = _GpuState(self._net)
+        return self._gpu
+
+    def _synced_gpu_net(self):
+        """The GPU network holding the host network's current weights."""
+        gpu = self._gpu_state()
+        gpu.net.copy_from(self._net)
+        return gpu.net
 
     @property
     def optimizer(self):
@@ -143,6 +190,7 @@ class Sequential:
         self._optimizer = optimizer
         self._sgd = None
         self._trainer = None
+        self._gpu = None
         if self.layers:
             self._native_activations()  # validates softmax placement against the loss
         if self._net is not None:
@@ -192,10 +240,23 @@ class Sequential:
             self._sgd = _core.Sgd(self._net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov,
                                   o.decay_bias)
             self._trainer = None
+            if self._gpu is not None:
+                self._gpu.sgd = self._gpu.trainer = None
         return self._sgd
 
     def _ensure_trainer(self, batch_size: int):
         self._ensure_sgd()
+        if self._device == "cuda":
+            gpu = self._gpu_state()
+            if gpu.sgd is None:
+                o = self._optimizer
+                gpu.sgd = _core.cuda.Sgd(gpu.net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov,
+                                         o.decay_bias)
+                gpu.trainer = None
+            if gpu.trainer is None or gpu.batch_size != batch_size:
+                gpu.trainer = _core.cuda.Trainer(gpu.net, gpu.sgd, self._loss, batch_size)
+                gpu.batch_size = batch_size
+            return gpu.trainer
         if self._trainer is None or self._trainer_key != batch_size:
             self._trainer = _core.Trainer(self._net, self._sgd, self._loss, batch_size)
             self._trainer_key = batch_size
@@ -261,6 +322,9 @@ class Sequential:
             self.build(X.shape[1])
         # A batch larger than the data is the whole data: no need for bigger workspaces.
         trainer = self._ensure_trainer(min(batch_size, rows))
+        on_gpu = self._device == "cuda"
+        if on_gpu:
+            trainer.load_data(X, targets, weights)  # copied to the GPU once per fit
 
         history = History(params)
         self.history = history
@@ -279,8 +343,11 @@ class Sequential:
                 start = time.perf_counter()
                 snapshot = self._snapshot()
                 try:
-                    stats = self._run_epoch(trainer, (X, targets, weights, bool(shuffle), self.seed, epoch),
-                                            wait=len(history.epoch) > 0)
+                    if on_gpu:
+                        stats = self._run_gpu_epoch(trainer, bool(shuffle), epoch)
+                    else:
+                        stats = self._run_epoch(trainer, (X, targets, weights, bool(shuffle), self.seed, epoch),
+                                                wait=len(history.epoch) > 0)
                 except BaseException as exc:  # Ctrl-C: the epoch stopped after its last completed step
                     partial = getattr(exc, "epoch_stats", None)
                     if partial is not None:
@@ -296,7 +363,7 @@ class Sequential:
                 if classification:
                     logs["accuracy"] = stats["accuracy"]
                 if val is not None:
-                    v = _core.evaluate(self._net, self._loss, *val)
+                    v = self._evaluate_native(*val)
                     logs["val_loss"] = v["loss"]
                     if classification:
                         logs["val_accuracy"] = v["accuracy"]
@@ -323,6 +390,24 @@ class Sequential:
                 if not wait or time.perf_counter() > deadline:
                     raise
                 time.sleep(0.001)
+
+    def _run_gpu_epoch(self, trainer, shuffle: bool, epoch: int):
+        """One epoch on the GPU: the host weights and optimizer state (settings,
+        momentum, step count) go up first and come back after, also when the
+        epoch is interrupted, so everything else reads the host objects."""
+        gpu = self._gpu
+        gpu.net.copy_from(self._net)
+        gpu.sgd.copy_state_from(self._sgd)
+        try:
+            return trainer.run_epoch(shuffle, self.seed, epoch)
+        finally:
+            gpu.net.copy_to(self._net)
+            gpu.sgd.copy_state_to(self._sgd)
+
+    def _evaluate_native(self, X, targets, weights) -> dict:
+        if self._device == "cuda":
+            return _core.cuda.evaluate(self._synced_gpu_net(), self._loss, X, targets, weights)
+        return _core.evaluate(self._net, self._loss, X, targets, weights)
 
     def _snapshot(self):
         """Parameters and optimizer state, to go back to if an epoch diverges."""
@@ -459,17 +544,18 @@ class Sequential:
             transform = losses.CROSS_ENTROPY
         else:
             transform = "none"
+        if self._device == "cuda":
+            return self._synced_gpu_net().predict(X, transform)
         return net.predict(X, transform)
 
     def evaluate(self, X, y, sample_weight=None) -> dict:
         """Mean loss (and accuracy for classification) over (X, y)."""
-        net = self._require_built("evaluate")
+        self._require_built("evaluate")
         self._require_idle("evaluate")
         if self._loss is None:
             raise ValueError("compile: call model.compile(loss=...) before evaluate()")
         X = finite_matrix("X", X, self._input_dim)
-        stats = _core.evaluate(net, self._loss, X, self._targets(y, X.shape[0]),
-                               self._weights(sample_weight, X.shape[0]))
+        stats = self._evaluate_native(X, self._targets(y, X.shape[0]), self._weights(sample_weight, X.shape[0]))
         out = {"loss": stats["loss"]}
         if self._loss in losses.CLASSIFICATION:
             out["accuracy"] = stats["accuracy"]
@@ -523,4 +609,5 @@ class Sequential:
         return text
 
     def __repr__(self) -> str:
-        return f"Sequential({self.layers!r}, input_dim={self._input_dim}, seed={self.seed})"
+        device = f", device={self._device!r}" if self._device != "cpu" else ""
+        return f"Sequential({self.layers!r}, input_dim={self._input_dim}, seed={self.seed}{device})"

@@ -1,0 +1,31 @@
+// Timing of the GPU SGEMM on device-resident operands, for bench/compare_cuda.py:
+// CUDA events around back-to-back calls, so no copy or host overhead is counted.
+#include "check.cuh"
+#include "mlpcore/cuda/kernels.h"
+
+namespace mlpcore::cuda {
+
+double time_sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, int repeats,
+                  bool with_bias, Activation act) {
+  require_device();
+  if (repeats < 1) repeats = 1;
+  DeviceArray<float> a(m * k), b(k * n), c(m * n), bias(n);
+  const std::size_t lda = trans_a == Trans::yes ? m : k, ldb = trans_b == Trans::yes ? k : n;
+  const Epilogue ep{with_bias ? bias.data() : nullptr, act};
+  auto run = [&] { cuda::sgemm(trans_a, trans_b, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n, ep); };
+  run();  // warm-up: first launch loads the module
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  check(cudaEventRecord(start), "cudaEventRecord");
+  for (int i = 0; i < repeats; ++i) run();
+  check(cudaEventRecord(stop), "cudaEventRecord");
+  check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+  float ms = 0.0f;
+  check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return static_cast<double>(ms) / 1000.0 / repeats;
+}
+
+}  // namespace mlpcore::cuda
