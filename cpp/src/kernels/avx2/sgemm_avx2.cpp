@@ -71,6 +71,14 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   const float* row[R];
 #pragma GCC unroll 6
   for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
+  // Start fetching the C tile now; it is read (beta != 0) or written after the k loop.
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i) {
+    if (i < m) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kNR - 1), _MM_HINT_T0);
+    }
+  }
 
   std::ptrdiff_t off = 0;
   std::size_t p = 0;
