@@ -53,19 +53,15 @@ inline __m256 apply_epilogue(__m256 v, const mlpcore::TileEpilogue& ep, __m256 b
 
 // The tile computed with R rows of accumulators (R = 6 for full tiles; 4 or 2
 // for the last rows of a product, e.g. rows 30-31 of a batch of 32, which
-// would otherwise cost a whole 6-row tile). With R = 2 the k loop alternates
-// between two sets of accumulators, so 8 independent FMA chains keep both
-// pipes busy.
+// would otherwise cost a whole 6-row tile). Every R sums in the same order, so
+// a row of C is bitwise the same wherever it sits in the batch.
 template <int R>
 void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                const float* b, float* c, std::ptrdiff_t ldc, int m, int n, float alpha,
                float beta, const mlpcore::TileEpilogue* ep) {
-  constexpr int kSets = R == 2 ? 2 : 1;
-  __m256 acc[kSets][R][2];
+  __m256 acc[R][2];
 #pragma GCC unroll 6
-  for (int i = 0; i < R; ++i) {
-    for (int s = 0; s < kSets; ++s) acc[s][i][0] = acc[s][i][1] = _mm256_setzero_ps();
-  }
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
 
   // Rows past m repeat the last real row: computed, never stored, never out of bounds.
   const float* row[R];
@@ -81,43 +77,18 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   }
 
   std::ptrdiff_t off = 0;
-  std::size_t p = 0;
-  if (kSets == 2) {
-    for (; p + 2 <= kc; p += 2) {
 #pragma GCC unroll 2
-      for (int s = 0; s < kSets; ++s) {
-        const __m256 b0 = _mm256_loadu_ps(b + s * kNR);
-        const __m256 b1 = _mm256_loadu_ps(b + s * kNR + 8);
-#pragma GCC unroll 6
-        for (int i = 0; i < R; ++i) {
-          const __m256 ai = _mm256_broadcast_ss(row[i] + off + s * cs_a);
-          acc[s][i][0] = _mm256_fmadd_ps(ai, b0, acc[s][i][0]);
-          acc[s][i][1] = _mm256_fmadd_ps(ai, b1, acc[s][i][1]);
-        }
-      }
-      off += 2 * cs_a;
-      b += 2 * kNR;
-    }
-  }
-#pragma GCC unroll 2
-  for (; p < kc; ++p) {
+  for (std::size_t p = 0; p < kc; ++p) {
     const __m256 b0 = _mm256_loadu_ps(b);
     const __m256 b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < R; ++i) {
       const __m256 ai = _mm256_broadcast_ss(row[i] + off);
-      acc[0][i][0] = _mm256_fmadd_ps(ai, b0, acc[0][i][0]);
-      acc[0][i][1] = _mm256_fmadd_ps(ai, b1, acc[0][i][1]);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
     off += cs_a;
     b += kNR;
-  }
-  if (kSets == 2) {
-#pragma GCC unroll 6
-    for (int i = 0; i < R; ++i) {
-      acc[0][i][0] = _mm256_add_ps(acc[0][i][0], acc[kSets - 1][i][0]);
-      acc[0][i][1] = _mm256_add_ps(acc[0][i][1], acc[kSets - 1][i][1]);
-    }
   }
 
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
@@ -132,8 +103,8 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   for (int i = 0; i < R; ++i) {
     if (i < m) {
       float* ci = c + i * ldc;
-      __m256 r0 = _mm256_mul_ps(va, acc[0][i][0]);
-      __m256 r1 = _mm256_mul_ps(va, acc[0][i][1]);
+      __m256 r0 = _mm256_mul_ps(va, acc[i][0]);
+      __m256 r1 = _mm256_mul_ps(va, acc[i][1]);
       if (beta != 0.0f) {
         r0 = _mm256_fmadd_ps(vb, load_lanes(ci, full, mask0), r0);
         r1 = _mm256_fmadd_ps(vb, load_lanes(ci + 8, full, mask1), r1);
