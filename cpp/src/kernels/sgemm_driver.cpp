@@ -174,16 +174,13 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
             }
           }
 
-          // Tiles in column-sliver-major order: a chunk of consecutive tiles reuses
-          // a packed B sliver across row slivers. Chunks are handed out on demand
-          // (about four per thread), so a thread that loses its core to another
-          // process on a shared host does not hold the others up; which thread
-          // computes a tile never changes its result.
+          // Tiles in column-sliver-major order: a thread's contiguous share reuses
+          // each packed B sliver across consecutive row slivers. (Static: a
+          // dynamic schedule would balance better when another process takes a
+          // core, but libgomp allocates for it when called with no parallel
+          // region, i.e. on every single-threaded call.)
           const std::ptrdiff_t tiles = static_cast<std::ptrdiff_t>(n_slivers * m_slivers);
-          const std::ptrdiff_t chunk = std::max<std::ptrdiff_t>(
-              1, std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(m_slivers),
-                                          tiles / (4 * static_cast<std::ptrdiff_t>(nthreads))));
-#pragma omp for schedule(dynamic, chunk)
+#pragma omp for schedule(static)
           for (std::ptrdiff_t t = 0; t < tiles; ++t) {
             const std::size_t jr = static_cast<std::size_t>(t) / m_slivers;
             const std::size_t ir = static_cast<std::size_t>(t) % m_slivers;
