@@ -295,3 +295,15 @@ def test_validation_scores_are_accuracy(kind):
     clf.fit(X[:200], y[:200], validation_data=(X[200:], y[200:], w))
     # (weights kept as float32 for the native core)
     assert clf.validation_scores_[-1] == pytest.approx(clf.score(X[200:], y[200:], sample_weight=w), abs=1e-7)
+
+
+def test_plot_history_of_an_estimator(digits, tmp_path):
+    pytest.importorskip("matplotlib")
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.05, max_iter=5, random_state=0)
+    clf.fit(X[:400], y[:400], validation_data=(X[400:], y[400:]))
+    fig = mc.plot_history(clf, tmp_path / "clf.png")
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "score"]
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), clf.loss_curve_)
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), clf.validation_loss_curve_)
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), clf.validation_scores_)

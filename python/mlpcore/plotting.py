@@ -8,8 +8,9 @@ import os
 
 def plot_history(history, path=None, *, metrics=None, show=None):
     """Plot loss (and accuracy, when recorded) per epoch, training beside
-    validation. ``history`` is what fit returns (or its ``.history`` dict, e.g.
-    a scikit-learn estimator's ``{"loss": est.loss_curve_}``).
+    validation. ``history`` is what fit returns, its ``.history`` dict, or a
+    fitted mlpcore.sklearn estimator (loss_curve_, validation_loss_curve_ and
+    validation_scores_ are drawn).
 
     path: save the figure there (format from the extension) and return the
     figure; without a path the figure is shown (``plt.show()``) unless
@@ -28,6 +29,13 @@ def plot_history(history, path=None, *, metrics=None, show=None):
             plt.switch_backend("Agg")
     import matplotlib.pyplot as plt
 
+    if hasattr(history, "loss_curve_"):  # a fitted mlpcore.sklearn estimator
+        est = history
+        history = {"loss": list(est.loss_curve_)}
+        if getattr(est, "validation_loss_curve_", None):
+            history["val_loss"] = list(est.validation_loss_curve_)
+        if getattr(est, "validation_scores_", None):
+            history["val_score"] = list(est.validation_scores_)
     data = getattr(history, "history", history)
     if not isinstance(data, dict) or not data:
         raise ValueError(f"history: expected a History or a non-empty dict of metric lists, got {type(history).__name__}")
