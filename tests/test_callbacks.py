@@ -185,7 +185,7 @@ def test_model_checkpoint_saves_through_model_save(rng, tmp_path):
     model = _model(lr=0.05)
     weights_at = []
     keep = cb.LambdaCallback(on_epoch_end=lambda e, logs: weights_at.append(model.get_weights()))
-    every = cb.ModelCheckpoint(tmp_path / "m-{epoch:02d}-{loss:.3f}.mlpc", monitor="loss")
+    every = cb.ModelCheckpoint(tmp_path / "ckpt" / "m-{epoch:02d}-{loss:.3f}.mlpc", monitor="loss")
     history = model.fit(X, y, epochs=3, verbose=0, callbacks=[keep, every])
     assert [p.rsplit("/", 1)[-1] for p in every.saved] == [
         f"m-{e + 1:02d}-{loss:.3f}.mlpc" for e, loss in enumerate(history.history["loss"])]

@@ -206,6 +206,9 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"filepath: cannot format {self.filepath!r} with epoch and logs "
                              f"{sorted(logs)}: {exc}") from None
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)  # as Keras does
         self.model.save(path)
         self.saved.append(path)
         if self.verbose:
