@@ -490,6 +490,26 @@ CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind l
                           (loss == LossKind::cross_entropy ? " (or integer labels of shape (rows,))" : ""));
   }
   require_finite(name, dense);
+  if (loss == LossKind::cross_entropy) {
+    // The fused gradient softmax(z) - t is only the gradient of -sum t log softmax(z)
+    // when each target row is a probability distribution: refuse anything else.
+    const float* p = dense.data();
+    for (std::size_t r = 0; r < rows; ++r) {
+      double sum = 0.0;
+      for (std::size_t j = 0; j < cols; ++j) {
+        const float v = p[r * cols + j];
+        if (v < 0.0f) {
+          throw py::value_error(std::string(name) + ": cross-entropy targets must be probabilities >= 0, got " +
+                                std::to_string(v) + " in row " + std::to_string(r));
+        }
+        sum += v;
+      }
+      if (std::fabs(sum - 1.0) > 1e-3) {
+        throw py::value_error(std::string(name) + ": cross-entropy target rows must sum to 1 (one-hot or "
+                              "probabilities), row " + std::to_string(r) + " sums to " + std::to_string(sum));
+      }
+    }
+  }
   out.dense = dense;
   return out;
 }

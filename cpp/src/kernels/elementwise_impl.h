@@ -30,8 +30,10 @@ inline float bits_to_float(std::int32_t i) {
 // minimax polynomial (Cephes expf) and 2^n built in the exponent bits.
 inline float vexp(float x) {
   const float hi = 88.3762626647949f, lo = -87.3365447504019f;
-  float xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;
+  // Clamped so that NaN becomes hi: converting NaN to an integer (below) is
+  // undefined behaviour. NaN is given back at the end.
+  float xc = x < hi ? x : hi;
+  xc = xc > lo ? xc : lo;
   const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   float n = (xc * 1.44269504088896341f + round_magic) - round_magic;
   float r = xc - n * 0.693359375f;
@@ -46,6 +48,7 @@ inline float vexp(float x) {
   y = y * bits_to_float((static_cast<std::int32_t>(n) + 127) << 23);
   y = x < lo ? 0.0f : y;
   y = x > hi ? __builtin_inff() : y;
+  y = x == x ? y : x;
   return y;
 }
 
