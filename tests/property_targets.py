@@ -258,7 +258,7 @@ def check_loss(case):
             tf = np.asarray(t, np.float32).astype(np.float64)
             valid = (tf >= 0).all() and np.allclose(tf.sum(axis=1), 1.0, rtol=0, atol=1e-3)
     if weight is not None:
-        valid = valid and weight.shape == (rows,) and (weight >= 0).all()
+        valid = valid and weight.shape == (rows,) and (np.asarray(weight, np.float32) >= 0).all()
     fn = {"cross_entropy": mc.ops.cross_entropy, "binary_cross_entropy": mc.ops.binary_cross_entropy,
           "mse": mc.ops.mse}[loss]
     if not valid:

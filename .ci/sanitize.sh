@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Memory safety: build the native module with AddressSanitizer + UndefinedBehavior-
+# Sanitizer (cmake -DMLPCORE_SANITIZE=ON) and run, with leak detection, the test
+# suite except tests/test_sklearn.py (scikit-learn's estimator checks: Python-level
+# checks over the same native calls the other files make, and the slowest file),
+# then bench/fuzz.py for a short while. Any sanitizer report fails the run.
+# Run from .ci/run inside its virtualenv; needs Linux and GCC or Clang.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(uname -s)" != Linux ] || ! command -v c++ >/dev/null; then
+  echo "sanitizers: skipped (they need Linux and GCC or Clang)"
+  exit 0
+fi
+pip install --quiet cmake ninja "pybind11>=2.12"
+work="$(mktemp -d)"
+cmake -S . -B "$work/build" -G Ninja -DMLPCORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" > "$work/configure.log"
+cmake --build "$work/build" -j "$(nproc)"
+
+# The package with the sanitized extension, ahead of the installed one on sys.path.
+mkdir "$work/pkg"
+cp -r python/mlpcore "$work/pkg/"
+rm -f "$work"/pkg/mlpcore/_core*.so
+cp "$work"/build/_core*.so "$work/pkg/mlpcore/"
+
+# CPython is not instrumented: the ASan runtime must come first (LD_PRELOAD), with
+# libstdc++ loaded before it so that C++ exceptions can be intercepted. Memory
+# errors and undefined behaviour stop the run at once; leaks are reported at exit
+# and .ci/leaks_in_mlpcore.py fails the run if any of them went through mlpcore
+# (CPython and other extension modules keep objects until exit: those are not ours).
+python_bin="$(python -c 'import sys; print(sys.executable)')"
+export LD_PRELOAD="$(c++ -print-file-name=libasan.so) $(c++ -print-file-name=libstdc++.so)"
+export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:strict_init_order=1"
+export LSAN_OPTIONS="exitcode=0"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export PYTHONPATH="$work/pkg"
+"$python_bin" -c 'import mlpcore, sys; assert mlpcore.__file__.startswith(sys.argv[1]), mlpcore.__file__' "$work/pkg"
+"$python_bin" -m pytest -q -p no:cacheprovider tests --ignore=tests/test_sklearn.py 2> "$work/tests.stderr" ||
+  { tail -n 100 "$work/tests.stderr"; exit 1; }
+"$python_bin" bench/fuzz.py --seconds 30 --seed 0 2> "$work/fuzz.stderr" || { tail -n 100 "$work/fuzz.stderr"; exit 1; }
+unset LD_PRELOAD
+python .ci/leaks_in_mlpcore.py "$work/tests.stderr" "$work/fuzz.stderr"
+echo "sanitizers: clean"
