@@ -31,7 +31,7 @@ cp "$work"/build/_core*.so "$work/pkg/mlpcore/"
 # (CPython and other extension modules keep objects until exit: those are not ours).
 python_bin="$(python -c 'import sys; print(sys.executable)')"
 export LD_PRELOAD="$(c++ -print-file-name=libasan.so) $(c++ -print-file-name=libstdc++.so)"
-export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:strict_init_order=1"
+export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:strict_init_order=1:malloc_context_size=8"
 export LSAN_OPTIONS="exitcode=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export PYTHONPATH="$work/pkg"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import struct
+import tempfile
 
 import numpy as np
 from hypothesis import strategies as st
@@ -391,16 +393,19 @@ def junk_cases(draw):
 def check_junk(case):
     name, args = case
     fn = CALLS[name][0]
-    before = mc.get_num_threads(), mc.config()["isa"]
-    try:
-        fn(*args)
-    except CLEAN:
-        pass
-    except OSError:
-        assert name in ("load", "save")
-    finally:
-        mc.set_num_threads(before[0])
-        mc.set_isa(before[1])
+    before = mc.get_num_threads(), mc.config()["isa"], os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)  # a junk string given to save() names a file: keep it out of the way
+        try:
+            fn(*args)
+        except CLEAN:
+            pass
+        except OSError:
+            assert name in ("load", "save")
+        finally:
+            os.chdir(before[2])
+            mc.set_num_threads(before[0])
+            mc.set_isa(before[1])
 
 
 # ---------------------------------------------------------------- load fed arbitrary bytes
