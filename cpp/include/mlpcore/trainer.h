@@ -63,6 +63,11 @@ class Trainer {
   std::vector<std::uint32_t> order_;
 };
 
+// The order of an epoch's samples when shuffling: a Fisher-Yates shuffle of
+// 0..rows-1 drawn from Rng(seed, epoch), shared by every backend so that a CPU
+// and a GPU run see the same batches.
+void shuffled_order(std::size_t rows, std::uint64_t seed, std::uint64_t epoch, std::vector<std::uint32_t>& order);
+
 // Loss and accuracy over a dataset, without training (predict in chunks).
 EpochStats evaluate(const Network& net, LossKind loss, const Dataset& data);
 

@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <stdexcept>
 
 #include "mlpcore/cuda/kernels.h"
-#include "mlpcore/random.h"
 
 namespace mlpcore::cuda {
 
@@ -84,12 +82,7 @@ EpochStats CudaTrainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_
   if (!data_loaded_) throw std::logic_error("run_epoch: no data on the device; call load_data first");
   const std::size_t n_rows = data_.rows, d = net_.input_dim(), out = net_.output_dim();
   if (shuffle) {
-    // The permutation of Trainer::run_epoch, drawn on the host and sent once.
-    order_.resize(n_rows);
-    std::iota(order_.begin(), order_.end(), 0u);
-    std::uint64_t mix = seed;
-    Rng rng(Rng::splitmix64(mix) ^ (epoch * 0xd1b54a32d192ed03ULL));
-    for (std::size_t i = n_rows; i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
+    shuffled_order(n_rows, seed, epoch, order_);  // the CPU trainer's order, drawn on the host, sent once
     device_order_.upload(order_.data(), n_rows);
   }
   fill_zero(diverged_.data(), sizeof(int));

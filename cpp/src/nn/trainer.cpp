@@ -73,15 +73,7 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
     throw std::invalid_argument("X: at most 2^32 - 1 rows per fit");
   }
   EpochStats stats;
-  if (shuffle) {
-    order_.resize(data.rows);
-    std::iota(order_.begin(), order_.end(), 0u);
-    std::uint64_t mix = seed;
-    Rng rng(Rng::splitmix64(mix) ^ (epoch * 0xd1b54a32d192ed03ULL));
-    for (std::size_t i = data.rows; i > 1; --i) {
-      std::swap(order_[i - 1], order_[rng.below(i)]);
-    }
-  }
+  if (shuffle) shuffled_order(data.rows, seed, epoch, order_);
   const std::size_t out = net_.output_dim();
   for (std::size_t start = 0; start < data.rows; start += batch_size_) {
     if (interrupted && interrupted()) {
@@ -121,6 +113,14 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
     ++stats.steps;
   }
   return stats;
+}
+
+void shuffled_order(std::size_t rows, std::uint64_t seed, std::uint64_t epoch, std::vector<std::uint32_t>& order) {
+  order.resize(rows);
+  std::iota(order.begin(), order.end(), 0u);
+  std::uint64_t mix = seed;
+  Rng rng(Rng::splitmix64(mix) ^ (epoch * 0xd1b54a32d192ed03ULL));
+  for (std::size_t i = rows; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
 }
 
 void count_correct(LossKind loss, std::size_t rows, std::size_t cols, const float* out,
