@@ -31,16 +31,31 @@ inline void transpose_8x8(__m256 r[8]) {
 template <int NR>
 void pack_b_x86(bool trans, const float* b, std::size_t ldb, std::size_t cols, std::size_t kb,
                 float* dst) {
-  if (cols != static_cast<std::size_t>(NR)) {
-    pack_b_portable<NR>(trans, b, ldb, cols, kb, dst);
-    return;
-  }
-  if (!trans) {  // whole rows of the sliver: straight vector copies
+  if (!trans) {  // rows of the sliver: vector copies, masked loads for a partial sliver
+    if (cols == static_cast<std::size_t>(NR)) {
+      for (std::size_t p = 0; p < kb; ++p) {
+        const float* src = b + p * ldb;
+#pragma GCC unroll 4
+        for (int h = 0; h < NR / 8; ++h) _mm256_storeu_ps(dst + p * NR + h * 8, _mm256_loadu_ps(src + h * 8));
+      }
+      return;
+    }
+    __m256i mask[NR / 8];
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int h = 0; h < NR / 8; ++h) {
+      mask[h] = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(cols) - 8 * h), lanes);
+    }
     for (std::size_t p = 0; p < kb; ++p) {
       const float* src = b + p * ldb;
 #pragma GCC unroll 4
-      for (int h = 0; h < NR / 8; ++h) _mm256_storeu_ps(dst + p * NR + h * 8, _mm256_loadu_ps(src + h * 8));
+      for (int h = 0; h < NR / 8; ++h) {
+        _mm256_storeu_ps(dst + p * NR + h * 8, _mm256_maskload_ps(src + h * 8, mask[h]));
+      }
     }
+    return;
+  }
+  if (cols != static_cast<std::size_t>(NR)) {
+    pack_b_portable<NR>(trans, b, ldb, cols, kb, dst);
     return;
   }
   std::size_t p = 0;
