@@ -446,13 +446,13 @@ def file_cases(draw):
             path = draw(st.sampled_from(["top", "layer", "array", "optimizer"]))
             key = draw(st.sampled_from(sorted(header)) | st.text(max_size=5))
             value = draw(JSON_VALUES)
+            layers, arrays = header.get("layers"), header.get("arrays")  # an earlier edit may have replaced them
             if path == "top":
                 header[key] = value
-            elif path == "layer":
-                header["layers"][draw(st.integers(0, 1))][draw(st.sampled_from(["units", "activation", "init"]))] = value
-            elif path == "array":
-                header["arrays"][draw(st.integers(0, len(header["arrays"]) - 1))][
-                    draw(st.sampled_from(["name", "shape"]))] = value
+            elif path == "layer" and isinstance(layers, list) and layers and isinstance(layers[0], dict):
+                layers[0][draw(st.sampled_from(["units", "activation", "init"]))] = value
+            elif path == "array" and isinstance(arrays, list) and arrays and isinstance(arrays[-1], dict):
+                arrays[draw(st.sampled_from([0, len(arrays) - 1]))][draw(st.sampled_from(["name", "shape"]))] = value
             elif isinstance(header.get("optimizer"), dict):
                 header["optimizer"][draw(st.sampled_from(["lr", "momentum", "nesterov", "decay_bias", "x"]))] = value
         text = json.dumps(header).encode()

@@ -254,7 +254,7 @@ def test_keyboard_interrupt_stops_fit_quickly_and_keeps_the_model_usable():
     with pytest.raises(KeyboardInterrupt) as e:
         m.fit(X, y, epochs=10_000, batch_size=32, verbose=0)
     latency = time.perf_counter() - fired["at"]
-    assert latency < 0.3, f"fit took {latency:.3f} s to stop"
+    assert latency < 0.5, f"fit took {latency:.3f} s to stop"
     history = e.value.history
     assert history is m.history and history.interrupted
     partial = history.partial_epoch
@@ -301,6 +301,6 @@ def test_sigint_from_outside_stops_fit():
         assert child.wait(timeout=30) == 0
     finally:
         child.kill()
-    assert out["stopped"] - sent < 0.3
+    assert out["stopped"] - sent < 0.5
     assert out["finite"] and out["partial"]["epoch"] == out["epochs"]
     assert out["steps"] == out["epochs"] * 625 + out["partial"]["steps"]

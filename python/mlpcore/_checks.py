@@ -51,7 +51,8 @@ def numeric_array(name: str, value) -> np.ndarray:
         raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} ({exc})") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected real numbers (float32 preferred), got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused where finite is needed
+        return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _all_finite(arr: np.ndarray, chunk_rows: int = 4096) -> bool:
@@ -69,7 +70,7 @@ def finite_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
     if columns is not None and arr.shape[1] != columns:
         raise ValueError(f"{name}: expected {columns} features per row, got shape {arr.shape}")
     if not _all_finite(arr):
-        bad = "NaN" if np.isnan(arr).any() else "inf"
+        bad = "NaN" if np.isnan(arr).any() else "inf (or a value beyond float32's range)"
         raise ValueError(f"{name}: expected finite values, found {bad}")
     return arr
 
