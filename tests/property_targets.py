@@ -124,6 +124,8 @@ def check_matmul(case):
     k = opa.shape[1]
     scale = (np.abs(opa).max(initial=0) * np.abs(opb).max(initial=0) * k * abs(alpha)
              + (abs(beta) * np.abs(np.asarray(c, np.float64)).max(initial=0) if c is not None else 0.0))
+    if scale > 1e37:  # float32 may overflow where float64 does not: nothing to compare
+        return
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * scale + 1e-30)
 
 
