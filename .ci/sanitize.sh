@@ -36,13 +36,16 @@ export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:strict_init_ord
 export LSAN_OPTIONS="exitcode=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export PYTHONPATH="$work/pkg"
-"$python_bin" -c 'import mlpcore, sys; assert mlpcore.__file__.startswith(sys.argv[1]), mlpcore.__file__' "$work/pkg"
-# (The no-allocation test preloads its own malloc counter in a child process, in
-# place of the ASan runtime, so it cannot run against the sanitized module.)
+"$python_bin" -c 'import mlpcore, sys; assert mlpcore.__file__.startswith(sys.argv[1]), mlpcore.__file__' \
+  "$work/pkg" 2> "$work/import.stderr" || { cat "$work/import.stderr"; exit 1; }
+# Left out as well: the no-allocation test (it preloads its own malloc counter in
+# a child process, in place of the ASan runtime) and the PyTorch parity test
+# (importing torch under ASan takes minutes and leaves ~70,000 blocks to report at exit).
 "$python_bin" -m pytest -q -p no:cacheprovider tests --ignore=tests/test_sklearn.py \
-  --deselect tests/test_training_step.py::test_training_steps_allocate_nothing 2> "$work/tests.stderr" ||
+  --deselect tests/test_training_step.py::test_training_steps_allocate_nothing \
+  --deselect tests/test_training_step.py::test_fifty_steps_match_pytorch 2> "$work/tests.stderr" ||
   { tail -n 100 "$work/tests.stderr"; exit 1; }
 "$python_bin" bench/fuzz.py --seconds 30 --seed 0 2> "$work/fuzz.stderr" || { tail -n 100 "$work/fuzz.stderr"; exit 1; }
 unset LD_PRELOAD
-python .ci/leaks_in_mlpcore.py "$work/tests.stderr" "$work/fuzz.stderr"
+python .ci/leaks_in_mlpcore.py "$work/import.stderr" "$work/tests.stderr" "$work/fuzz.stderr"
 echo "sanitizers: clean"
