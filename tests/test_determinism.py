@@ -241,7 +241,7 @@ def interruptible_model():
 
 
 def test_keyboard_interrupt_stops_fit_quickly_and_keeps_the_model_usable():
-    X, y = dataset(rows=200_000, features=128, classes=10)
+    X, y = dataset(rows=20000, features=128, classes=10)
     m = interruptible_model()
     fired = {}
 

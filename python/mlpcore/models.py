@@ -332,11 +332,13 @@ class Sequential:
         self.stop_training = False
         callbacks.on_train_begin()
         progress.on_train_begin()
+        steps_at_epoch_start = self._sgd.steps
         try:
             for _ in range(epochs):
                 if self.stop_training:
                     break
                 epoch = self.epochs_done
+                steps_at_epoch_start = self._sgd.steps
                 callbacks.on_epoch_begin(epoch)
                 progress.on_epoch_begin(epoch)
                 self._sgd.set_lr(self._optimizer.lr)  # a callback may have changed it
@@ -373,6 +375,16 @@ class Sequential:
                 progress.on_epoch_end(epoch, logs)
             history.stopped_early = self.stop_training
             callbacks.on_train_end()
+        except KeyboardInterrupt as exc:
+            if getattr(exc, "history", None) is None:
+                # Ctrl-C landed in Python between native epochs: an epoch that ran but
+                # is not recorded yet counts as a partial one, so steps still add up.
+                steps = self._sgd.steps - steps_at_epoch_start
+                history.interrupted = True
+                history.partial_epoch = {"epoch": self.epochs_done, "steps": steps,
+                                         "samples": min(steps * batch_size, rows), "loss": float("nan")}
+                exc.history = history
+            raise
         finally:
             progress.close()
         return history
