@@ -14,7 +14,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
-#include <sstream>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -50,13 +50,14 @@ namespace {
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using LabelArray = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 
+// Messages are built with std::string and std::to_string, not iostreams: a
+// module whose toolchain links its own libstdc++ statically can crash in an
+// ostream's locale facets when the process has loaded another libstdc++.
 std::string shape_str(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
-  if (a.ndim() == 1) s << ",";
-  s << ")";
-  return s.str();
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  if (a.ndim() == 1) s += ",";
+  return s + ")";
 }
 
 std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
@@ -165,10 +166,13 @@ double physical_memory_bytes() {
 void require_memory(const char* name, double bytes, const std::string& what) {
   const double limit = physical_memory_bytes();
   if (bytes > 1.8e19 || (limit > 0.0 && bytes > limit)) {
-    std::ostringstream msg;
-    msg << name << ": " << what << " needs " << bytes / (1024.0 * 1024.0 * 1024.0)
-        << " GiB, more than this machine's " << limit / (1024.0 * 1024.0 * 1024.0) << " GiB of memory";
-    throw_memory_error(msg.str());
+    auto gib = [](double b) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.4g", b / (1024.0 * 1024.0 * 1024.0));
+      return std::string(text);
+    };
+    throw_memory_error(std::string(name) + ": " + what + " needs " + gib(bytes) + " GiB, more than this machine's " +
+                       gib(limit) + " GiB of memory");
   }
 }
 

@@ -17,13 +17,16 @@ __device__ std::size_t argmax(std::size_t cols, const float* z) {
   return best;
 }
 
+// With m the row's argmax and r = sum_{j != m} exp(z_j - z_m), log-sum-exp is
+// z_m + log1p(r), as kernels/losses.cpp takes it: full relative accuracy when
+// the loss is tiny, and nothing underflows to log(0).
 __device__ double cross_entropy_row(std::size_t cols, const float* z, const std::int32_t* label,
                                     const float* t, float* g, float scale) {
-  float zmax = z[0];
-  for (std::size_t j = 1; j < cols; ++j) zmax = z[j] > zmax ? z[j] : zmax;
-  double sum = 0.0;
-  for (std::size_t j = 0; j < cols; ++j) sum += exp(static_cast<double>(z[j] - zmax));
-  const double lse = log(sum) + zmax;
+  const std::size_t m = argmax(cols, z);
+  const double zmax = z[m];
+  double r = 0.0;
+  for (std::size_t j = 0; j < cols; ++j) r += j == m ? 0.0 : exp(static_cast<double>(z[j]) - zmax);
+  const double lse = zmax + log1p(r);
   double loss;
   if (label) {
     loss = lse - z[*label];
@@ -36,9 +39,9 @@ __device__ double cross_entropy_row(std::size_t cols, const float* z, const std:
     loss = tsum * lse - tz;
   }
   if (g) {
-    const double inv = 1.0 / sum;
+    const double inv = 1.0 / (1.0 + r);
     for (std::size_t j = 0; j < cols; ++j) {
-      const double p = exp(static_cast<double>(z[j] - zmax)) * inv;
+      const double p = exp(static_cast<double>(z[j]) - zmax) * inv;
       const double tj = label ? (static_cast<std::size_t>(*label) == j ? 1.0 : 0.0) : t[j];
       g[j] = static_cast<float>((p - tj) * scale);
     }
