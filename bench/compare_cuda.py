@@ -60,30 +60,53 @@ def bench_gemm(mc, torch, rounds: int, quick: bool) -> None:
         a = torch.randn(k, m, device=device) if ta else torch.randn(m, k, device=device)
         b = torch.randn(n, k, device=device) if tb else torch.randn(k, n, device=device)
 
-        def torch_call():
-            return torch.matmul(a.t() if ta else a, b.t() if tb else b)
+        out = torch.empty(m, n, device=device)
+        op_a, op_b = (a.t() if ta else a), (b.t() if tb else b)
 
-        def torch_time(tf32: bool) -> float:
+        def torch_calls(tf32: bool):
+            """`repeats` products replayed from a CUDA graph, so Python's per-call
+            dispatch (~10 us, longer than the small products themselves) stays out."""
             torch.backends.cuda.matmul.allow_tf32 = tf32
-            torch_call()
+
+            def calls():
+                for _ in range(repeats):
+                    torch.matmul(op_a, op_b, out=out)
+
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # warm-up off the capture, as torch.cuda.graph asks
+                calls()
+            torch.cuda.current_stream().wait_stream(side)
+            try:
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    calls()
+                return graph.replay, "graph"
+            except RuntimeError:
+                return calls, "eager"
+
+        def torch_time(run) -> float:
+            run()
             torch.cuda.synchronize()
             start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            for _ in range(repeats):
-                torch_call()
+            run()
             stop.record()
             stop.synchronize()
             return start.elapsed_time(stop) / 1000.0 / repeats
 
+        fp32_run, mode = torch_calls(False)
+        tf32_run, _ = torch_calls(True)
+        torch.backends.cuda.matmul.allow_tf32 = False
         ours, theirs, theirs_tf32 = [], [], []
         for _ in range(rounds):
             ours.append(mc._core.cuda.time_sgemm(m, n, k, ta, tb, repeats))
-            theirs.append(torch_time(False))
-            theirs_tf32.append(torch_time(True))
-        torch.backends.cuda.matmul.allow_tf32 = False
+            theirs.append(torch_time(fp32_run))
+            theirs_tf32.append(torch_time(tf32_run))
         t_ours, t_theirs, t_tf32 = (statistics.median(x) for x in (ours, theirs, theirs_tf32))
         print(f"{name:<22}{m:>6}{n:>6}{k:>6}  {t_ours:>10.3e} {flops / t_ours / 1e9:>7.0f}  {t_theirs:>10.3e} "
-              f"{flops / t_theirs / 1e9:>7.0f}  {t_theirs / t_ours:>6.2f}  {t_tf32 / t_ours:>10.2f}")
+              f"{flops / t_theirs / 1e9:>7.0f}  {t_theirs / t_ours:>6.2f}  {t_tf32 / t_ours:>10.2f}"
+              + ("" if mode == "graph" else "  (torch timed eagerly: graph capture failed)"))
 
 
 def bench_training(mc, torch, rounds: int, quick: bool) -> None:

@@ -1,7 +1,11 @@
 // Timing of the GPU SGEMM on device-resident operands, for bench/compare_cuda.py:
 // CUDA events around back-to-back calls, so no copy or host overhead is counted.
+// Operands are random: a product of zeros can run faster than real data.
+#include <vector>
+
 #include "check.cuh"
 #include "mlpcore/cuda/kernels.h"
+#include "mlpcore/random.h"
 
 namespace mlpcore::cuda {
 
@@ -9,7 +13,16 @@ double time_sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, st
                   bool with_bias, Activation act) {
   require_device();
   if (repeats < 1) repeats = 1;
-  DeviceArray<float> a(m * k), b(k * n), c(m * n), bias(n);
+  DeviceArray<float> a, b, c(m * n), bias;
+  Rng rng(20261126);
+  auto random_array = [&](DeviceArray<float>& d, std::size_t count) {
+    std::vector<float> host(count);
+    for (float& v : host) v = rng.uniform(-1.0f, 1.0f);
+    d.upload(host.data(), count);
+  };
+  random_array(a, m * k);
+  random_array(b, k * n);
+  random_array(bias, n);
   const std::size_t lda = trans_a == Trans::yes ? m : k, ldb = trans_b == Trans::yes ? k : n;
   const Epilogue ep{with_bias ? bias.data() : nullptr, act};
   auto run = [&] { cuda::sgemm(trans_a, trans_b, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n, ep); };
