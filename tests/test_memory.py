@@ -1,0 +1,96 @@
+"""Peak memory of a fit: data + parameters x 4 + a workspace that grows with
+batch x width only. Parameters, gradients and momentum are three of the four
+parameter-sized buffers a fit may hold; everything else it needs is the
+workspace (activations, deltas, a gathered batch, GEMM packing panels).
+
+Measured in a fresh interpreter from the kernel's peak resident set (VmHWM),
+reset after the imports (/proc/self/clear_refs), so native allocations count
+and the interpreter's own start-up does not."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import mlpcore as mc
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+
+MiB = 1 << 20
+
+CHILD = r"""
+import json, sys
+sys.path[:0] = [p for p in sys.argv[2:] if p]
+import numpy as np
+import mlpcore as mc
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(field + " not in /proc/self/status")
+
+cfg = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+# Warm the allocator and the kernels on a tiny model, so first-use costs
+# (thread pools, lazily mapped code) are not charged to the big one.
+tiny = mc.Sequential([mc.Dense(8, activation="relu", input_dim=4), mc.Dense(2)], seed=0)
+tiny.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.01, momentum=0.9))
+tiny.fit(rng.standard_normal((64, 4)).astype(np.float32), rng.integers(0, 2, 64), epochs=1,
+         batch_size=cfg["batch"], verbose=0)
+del tiny
+
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # peak resident set := current resident set
+base = status("VmRSS")
+widths = cfg["widths"]
+X = rng.standard_normal((cfg["rows"], widths[0]), dtype=np.float32)
+y = rng.integers(0, widths[-1], cfg["rows"]).astype(np.int32)
+layers = [mc.Dense(w, activation="relu") for w in widths[1:-1]] + [mc.Dense(widths[-1])]
+model = mc.Sequential(layers, input_dim=widths[0], seed=0)
+model.compile(loss="cross_entropy", optimizer=mc.SGD(lr=1e-4, momentum=0.9))
+built = status("VmRSS") - base
+if cfg["fit"]:
+    model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch"], verbose=0)
+print(json.dumps({"built": built, "peak": status("VmHWM") - base}))
+"""
+
+
+def peak_of(widths, rows, batch, epochs, fit):
+    pkg = os.path.dirname(os.path.dirname(mc.__file__))
+    cfg = dict(widths=widths, rows=rows, batch=batch, epochs=epochs, fit=fit)
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg), pkg], capture_output=True, text=True,
+                         env=env, timeout=300)
+    if out.returncode != 0 and "clear_refs" in out.stderr:
+        pytest.skip("the kernel does not let a process reset its peak resident set")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_fit_peak_memory_is_data_plus_four_parameter_copies_plus_workspace():
+    # Wide layers and few rows: the parameters (~50 MiB) dominate everything else.
+    widths, rows, batch, epochs = [2048, 2048, 2048, 2048, 10], 256, 32, 2
+    params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:])) * 4
+    data = rows * widths[0] * 4 + rows * 4
+    threads = 2
+    workspace = (
+        batch * sum(widths) * 4            # activations of every layer
+        + 4 * batch * max(widths) * 4      # delta, scratch, gathered batch, targets
+        + threads * (256 * 2048 + 144 * 256) * 4  # GEMM packing panels (kc x nc, mc x kc) per thread
+    )
+    slack = 8 * MiB  # interpreter objects, allocator rounding, page granularity
+    bound = data + 4 * params + workspace + slack
+
+    built = peak_of(widths, rows, batch, epochs, fit=False)
+    fitted = peak_of(widths, rows, batch, epochs, fit=True)
+    report = (f"params {params / MiB:.1f} MiB, data {data / MiB:.1f} MiB, workspace {workspace / MiB:.1f} MiB; "
+              f"peak building {built['peak'] / MiB:.1f} MiB, fitting {fitted['peak'] / MiB:.1f} MiB "
+              f"({fitted['peak'] / params:.2f} x params), bound {bound / MiB:.1f} MiB")
+    print(report)
+    # The measurement sees the model: building it costs at least its parameters.
+    assert built["peak"] >= params, report
+    assert fitted["peak"] <= bound, report
