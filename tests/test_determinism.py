@@ -221,15 +221,78 @@ def test_divergence_at_the_first_batch_keeps_the_initial_weights():
     assert m.epochs_done == 0
 
 
-def test_an_overflowing_update_is_rolled_back():
+def test_an_overflowing_update_is_never_applied():
     X = np.full((4, 2), 1e18, np.float32)
     m = mc.Sequential([mc.Dense(1, input_dim=2)], seed=0)
     m.compile(loss="mse", optimizer=mc.SGD(lr=1e30))
     initial = flat(m)
     # The loss of the only batch is finite, the update it makes is not.
-    with pytest.raises(FloatingPointError, match="restored"):
+    with pytest.raises(FloatingPointError, match="an update .* became NaN or infinite in epoch 1") as e:
+        m.fit(X, np.zeros((4, 1)), epochs=1, batch_size=4, verbose=0)
+    assert e.value.history.diverged
+    assert np.array_equal(flat(m), initial)
+    assert m._sgd.steps == 0 and m._sgd.state_finite()
+
+
+def test_a_non_finite_gradient_is_never_applied():
+    # Outputs near 1e20 square to a loss that is finite in double precision, but
+    # the weight gradient (inputs x output error) overflows float32.
+    X = np.full((4, 2), 3e19, np.float32)
+    m = mc.Sequential([mc.Dense(1, input_dim=2)], seed=0)
+    m.compile(loss="mse", optimizer=mc.SGD(lr=1e-30, momentum=0.5))
+    initial = flat(m)
+    with pytest.raises(FloatingPointError, match="an update"):
         m.fit(X, np.zeros((4, 1)), epochs=1, batch_size=4, verbose=0)
     assert np.array_equal(flat(m), initial)
+    assert m._sgd.steps == 0 and m._sgd.state_finite()
+
+
+def test_divergence_mid_epoch_keeps_the_last_finite_step():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 3)).astype(np.float32)
+    X[8:] = 1e21  # the third batch's gradient overflows
+    y = np.zeros((12, 2), np.float32)
+
+    def model():
+        m = mc.Sequential([mc.Dense(5, input_dim=3), mc.Dense(2)], seed=3)
+        m.compile(loss="mse", optimizer=mc.SGD(lr=0.01, momentum=0.9))
+        return m
+
+    diverged = model()
+    with pytest.raises(FloatingPointError, match=r"last finite step \(2 steps into the epoch\)"):
+        diverged.fit(X, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    reference = model()
+    reference.fit(X[:8], y[:8], epochs=1, batch_size=4, shuffle=False, verbose=0)
+    # Weights, momentum and step count are exactly those after the two good batches.
+    assert np.array_equal(flat(diverged), flat(reference))
+    v_div, steps_div = diverged._sgd.get_flat_state()
+    v_ref, steps_ref = reference._sgd.get_flat_state()
+    assert np.array_equal(v_div, v_ref) and steps_div == steps_ref == 2
+    # The model trains on from there, as the reference does.
+    diverged.fit(X[:8], y[:8], epochs=1, batch_size=4, shuffle=False, verbose=0)
+    reference.fit(X[:8], y[:8], epochs=1, batch_size=4, shuffle=False, verbose=0)
+    assert np.array_equal(flat(diverged), flat(reference))
+
+
+def test_an_update_near_the_float_range_is_still_applied():
+    # Weights above half the float range: the magnitude bounds cannot clear the
+    # update, so it is tried on a copy first; being finite, it is applied exactly.
+    X = np.zeros((4, 2), np.float32)
+    m = mc.Sequential([mc.Dense(1, input_dim=2)], seed=0)
+    m.compile(loss="mse", optimizer=mc.SGD(lr=0.25, momentum=0.9))
+    W = np.array([[3e38], [-3e38]], np.float32)
+    m.set_weights([(W, np.array([1.0], np.float32))])
+    m.fit(X, np.zeros((4, 1)), epochs=2, batch_size=4, verbose=0)
+    (W_after, b_after), = m.get_weights()
+    assert np.array_equal(W_after, W)  # zero inputs: no weight gradient
+    # b <- b - lr v, v <- 0.9 v + g with g = 2 b (mean squared error of the output b).
+    b, v = np.float32(1.0), np.float32(0.0)
+    for step in range(2):
+        g = np.float32(2) * b
+        v = g if step == 0 else np.float32(0.9) * v + g
+        b = b - np.float32(0.25) * v
+    np.testing.assert_allclose(b_after, [b], rtol=1e-6)
+    assert m._sgd.steps == 2
 
 
 # ---------------------------------------------------------------- Ctrl-C

@@ -689,6 +689,7 @@ py::dict stats_dict(const EpochStats& s) {
   d["steps"] = s.steps;
   d["interrupted"] = s.interrupted;
   d["diverged"] = s.diverged;
+  d["update_refused"] = s.update_refused;
   return d;
 }
 

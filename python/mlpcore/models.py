@@ -280,8 +280,16 @@ class Sequential:
         completed step and stays usable, and the KeyboardInterrupt carries the
         History (also ``model.history``) with ``interrupted`` and
         ``partial_epoch`` ({"epoch", "steps", "samples", "loss"}) saying how far
-        it got. If the loss becomes NaN or infinite, fit raises FloatingPointError
-        and the weights stay finite (see _check_finite).
+        it got.
+
+        Divergence: if a batch's loss, gradient or update becomes NaN or
+        infinite, fit raises FloatingPointError (with ``history.diverged``) and
+        that update is never applied: the weights and optimizer state are those
+        of the last finite step, ready to train on with a smaller learning rate.
+        This costs no copy of the weights (each step's gradient is checked
+        before it is applied). On the GPU a non-finite loss stops the same way;
+        an update that overflows there takes the weights back to the start of
+        the epoch, from a host copy made at each epoch's start.
         """
         if not self._fit_lock.acquire(blocking=False):
             raise ModelBusyError("fit: the model is already being trained by fit() in another thread")
@@ -343,7 +351,7 @@ class Sequential:
                 progress.on_epoch_begin(epoch)
                 self._sgd.set_lr(self._optimizer.lr)  # a callback may have changed it
                 start = time.perf_counter()
-                snapshot = self._snapshot()
+                snapshot = self._snapshot() if on_gpu else None  # the CPU trainer never applies a bad step
                 try:
                     if on_gpu:
                         stats = self._run_gpu_epoch(trainer, bool(shuffle), epoch)
@@ -422,26 +430,39 @@ class Sequential:
         return _core.evaluate(self._net, self._loss, X, targets, weights)
 
     def _snapshot(self):
-        """Parameters and optimizer state, to go back to if an epoch diverges."""
+        """Parameters and optimizer state, to go back to if a GPU epoch diverges
+        (the GPU trainer skips steps after a non-finite loss, but applies an
+        update that overflows)."""
         velocity, steps = self._sgd.get_flat_state()
         return self._net.get_flat_params(), velocity, steps
 
     def _check_finite(self, stats, snapshot, history) -> None:
-        """Stop with FloatingPointError when an epoch diverged, leaving finite weights:
-        those of the last step (the trainer never applies a non-finite batch) or,
-        if an update itself overflowed, those from the start of the epoch."""
-        state_finite = self._net.params_finite() and self._sgd.state_finite()
-        if not stats["diverged"] and state_finite:
-            return
-        if state_finite:
+        """Stop with FloatingPointError when an epoch diverged, leaving finite weights.
+        The CPU trainer checks each step before applying it: the weights and
+        optimizer state are those of the last finite step. On the GPU an update
+        that overflowed is undone by going back to the start of the epoch."""
+        if snapshot is None:
+            if not stats["diverged"]:
+                return
+            if stats["update_refused"]:
+                what = "an update (the gradient or the step it makes) became NaN or infinite"
+            else:
+                what = "the loss became NaN or infinite"
             kept = f"the weights are those of the last finite step ({stats['steps']} steps into the epoch)"
         else:
-            self._net.set_flat_params(snapshot[0])
-            self._sgd.set_flat_state(snapshot[1], snapshot[2])
-            kept = "an update overflowed, so the weights were restored to the start of the epoch"
+            state_finite = self._net.params_finite() and self._sgd.state_finite()
+            if not stats["diverged"] and state_finite:
+                return
+            what = "the loss became NaN or infinite"
+            if state_finite:
+                kept = f"the weights are those of the last finite step ({stats['steps']} steps into the epoch)"
+            else:
+                self._net.set_flat_params(snapshot[0])
+                self._sgd.set_flat_state(snapshot[1], snapshot[2])
+                kept = "an update overflowed, so the weights were restored to the start of the epoch"
         history.diverged = True
         exc = FloatingPointError(
-            f"fit: the loss became NaN or infinite in epoch {self.epochs_done + 1}; {kept}. "
+            f"fit: {what} in epoch {self.epochs_done + 1}; {kept}. "
             f"Try a smaller learning rate, or scale the inputs.")
         exc.history = history
         raise exc

@@ -27,6 +27,18 @@ class Sgd {
   void set_config(const SgdConfig& config);
   // One update of all n parameters from their gradients, in one parallel pass.
   void step(float* params, const float* grads);
+  // The same update, applied only when the gradient is finite and every
+  // parameter and momentum value it produces stays finite; otherwise returns
+  // false and changes nothing, so a diverging run keeps its last good state
+  // without a copy of it. The check costs one read of the gradients: magnitude
+  // bounds carried from step to step clear almost every update, and only one
+  // that could come near the float range is first computed on a scratch copy,
+  // a chunk at a time.
+  bool step_if_finite(float* params, const float* grads);
+  // Starts the bounds from the exact magnitudes of the parameters and momentum;
+  // call it after anything but step_if_finite changed them (the trainer does,
+  // at each epoch's start). Until then every checked step is computed twice.
+  void measure(const float* params);
 
   // Parameter ranges [begin, end) that get no weight decay (biases, as in
   // scikit-learn's alpha and most L2 setups). Empty by default: torch decays all.
@@ -49,6 +61,13 @@ class Sgd {
     bool decay;
   };
   std::vector<Segment> segments_;
+  // Upper bounds on max |parameter| and max |momentum| (infinite: unknown).
+  double param_bound_, velocity_bound_;
+  AlignedBuffer trial_;  // two chunks: a step computed on copies before it is applied
+
+  float max_abs(const float* x) const;
+  bool trial_step(float* params, const float* grads, double& param_max, double& velocity_max);
+  void run_kernel(std::size_t segment, float* params, const float* grads, float* velocity) const;
 };
 
 // Throws std::invalid_argument naming the bad field (lr > 0, momentum in [0, 1),

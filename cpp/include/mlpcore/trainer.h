@@ -31,7 +31,8 @@ struct EpochStats {
   std::size_t judged = 0;     // predictions counted for accuracy (0 for MSE)
   std::size_t steps = 0;      // SGD steps taken
   bool interrupted = false;   // stopped early by the interrupt check
-  bool diverged = false;      // stopped at a batch whose loss was NaN or infinite
+  bool diverged = false;      // stopped at a batch whose loss or update was NaN or infinite
+  bool update_refused = false;  // ... the update: a non-finite gradient, or one that overflowed
 };
 
 class Trainer {
@@ -44,8 +45,9 @@ class Trainer {
 
   // One pass over the data. The order is a seeded shuffle (seed, epoch) or the
   // given order. `interrupted` is polled between steps; when it returns true the
-  // epoch ends after the last completed step. A non-finite batch loss ends the
-  // epoch before that batch's update, so the weights stay finite.
+  // epoch ends after the last completed step. A batch whose loss, gradient or
+  // update is not finite ends the epoch before that update is applied, so the
+  // weights and momentum stay those of the last finite step.
   EpochStats run_epoch(const Dataset& data, bool shuffle, std::uint64_t seed, std::uint64_t epoch,
                        const std::function<bool()>& interrupted);
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -30,9 +33,36 @@ namespace {
 // Fixed pieces of a cache-friendly size; each element is updated on its own,
 // so the split never changes the result.
 constexpr std::size_t kChunk = 1 << 15;
+
+// |x| as bits: for non-negative floats the integer order is the float order,
+// and infinities and NaNs sort above every finite value.
+constexpr std::uint32_t kAbsMask = 0x7fffffffu, kInfBits = 0x7f800000u;
+
+std::uint32_t max_abs_bits(const float* x, std::size_t n) {
+  std::uint32_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, x + i, sizeof b);
+    b &= kAbsMask;
+    m = b > m ? b : m;
+  }
+  return m;
+}
+
+float from_bits(std::uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+// The largest magnitude an update's bounded values may reach and still be
+// cleared without a trial: half the float range, ample room for rounding.
+constexpr double kSafe = 0.5 * static_cast<double>(std::numeric_limits<float>::max());
+constexpr double kUnknown = std::numeric_limits<double>::infinity();
 }  // namespace
 
-Sgd::Sgd(SgdConfig config, std::size_t param_count) : config_(config), size_(param_count) {
+Sgd::Sgd(SgdConfig config, std::size_t param_count)
+    : config_(config), size_(param_count), param_bound_(kUnknown), velocity_bound_(kUnknown) {
   validate(config_);
   velocity_.resize(param_count);
   set_decay_exempt({});
@@ -63,18 +93,21 @@ void Sgd::set_config(const SgdConfig& config) {
   config_ = config;
 }
 
+void Sgd::run_kernel(std::size_t segment, float* params, const float* grads, float* velocity) const {
+  const Segment& s = segments_[segment];
+  const SgdConfig& c = config_;
+  kernels().sgd_step(s.size, params, grads, velocity, c.lr, c.momentum, c.dampening,
+                     s.decay ? c.weight_decay : 0.0f, c.nesterov, steps_ == 0);
+}
+
 void Sgd::step(float* params, const float* grads) {
-  const KernelTable& kt = kernels();
-  const bool first = steps_ == 0;
   const std::size_t pieces = segments_.size();
   const int nt = pieces > 1 ? threads_for(4.0 * static_cast<double>(size_)) : 1;
-  const SgdConfig c = config_;
   float* v = velocity_.data();
   const Segment* seg = segments_.data();
   auto update = [&](std::size_t i) {
     const std::size_t b = seg[i].begin;
-    kt.sgd_step(seg[i].size, params + b, grads + b, v + b, c.lr, c.momentum, c.dampening,
-                seg[i].decay ? c.weight_decay : 0.0f, c.nesterov, first);
+    run_kernel(i, params + b, grads + b, v + b);
   };
   if (nt > 1) {
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -83,6 +116,79 @@ void Sgd::step(float* params, const float* grads) {
     for (std::size_t i = 0; i < pieces; ++i) update(i);
   }
   ++steps_;
+}
+
+float Sgd::max_abs(const float* x) const {
+  const std::size_t pieces = segments_.size();
+  const int nt = pieces > 1 ? threads_for(2.0 * static_cast<double>(size_)) : 1;
+  const Segment* seg = segments_.data();
+  std::uint32_t m = 0;
+  if (nt > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(max : m)
+    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) {
+      m = std::max(m, max_abs_bits(x + seg[i].begin, seg[i].size));
+    }
+  } else {
+    for (std::size_t i = 0; i < pieces; ++i) m = std::max(m, max_abs_bits(x + seg[i].begin, seg[i].size));
+  }
+  return from_bits(m);  // infinity or NaN when any value is not finite
+}
+
+void Sgd::measure(const float* params) {
+  const float p = max_abs(params), v = max_abs(velocity_.data());
+  param_bound_ = std::isfinite(p) ? p : kUnknown;
+  velocity_bound_ = std::isfinite(v) ? v : kUnknown;
+}
+
+// Computes the step chunk by chunk on copies (placed at the same alignment, so
+// the kernel takes the same path and gives the same bits) and reports whether
+// every result is finite, with the largest magnitudes. Serial: it only runs for
+// updates near the float range.
+bool Sgd::trial_step(float* params, const float* grads, double& param_max, double& velocity_max) {
+  constexpr std::size_t kLine = 16;  // floats per 64 bytes
+  const std::size_t stride = kChunk + 2 * kLine;
+  trial_.resize(2 * stride);
+  const bool momentum = config_.momentum != 0.0f;
+  std::uint32_t pm = 0, vm = 0;
+  for (std::size_t i = 0; i < segments_.size(); ++i) {
+    const std::size_t b = segments_[i].begin, n = segments_[i].size;
+    float* p = trial_.data() + (reinterpret_cast<std::uintptr_t>(params + b) / sizeof(float)) % kLine;
+    float* v = trial_.data() + stride + (reinterpret_cast<std::uintptr_t>(velocity_.data() + b) / sizeof(float)) % kLine;
+    std::memcpy(p, params + b, n * sizeof(float));
+    std::memcpy(v, velocity_.data() + b, n * sizeof(float));
+    run_kernel(i, p, grads + b, v);
+    pm = std::max(pm, max_abs_bits(p, n));
+    if (momentum) vm = std::max(vm, max_abs_bits(v, n));
+    if (pm >= kInfBits || vm >= kInfBits) return false;
+  }
+  param_max = from_bits(pm);
+  velocity_max = momentum ? from_bits(vm) : velocity_bound_;
+  return true;
+}
+
+bool Sgd::step_if_finite(float* params, const float* grads) {
+  const float g_max = max_abs(grads);
+  if (!std::isfinite(g_max)) return false;
+  // Bounds on every value the kernel computes, element by element: the decayed
+  // gradient |g + wd p| <= h, the momentum |v'| <= momentum |v| + (1 - dampening) h
+  // (h on the first step), the step |s| (v', or h + momentum v' for Nesterov)
+  // and the parameter |p - lr s| <= |p| + lr |s|.
+  const SgdConfig& c = config_;
+  const double h = g_max + (c.weight_decay != 0.0f ? c.weight_decay * param_bound_ : 0.0);
+  double velocity = velocity_bound_, s = h;
+  if (c.momentum != 0.0f) {
+    velocity = steps_ == 0 ? h : c.momentum * velocity_bound_ + (1.0 - c.dampening) * h;
+    s = c.nesterov ? h + c.momentum * velocity : velocity;
+  }
+  const double lr_s = c.lr * s;
+  double param = param_bound_ + lr_s;
+  auto safe = [](double x) { return x <= kSafe; };  // false for NaN too
+  const bool cleared = safe(h) && safe(s) && safe(lr_s) && safe(param) && (c.momentum == 0.0f || safe(velocity));
+  if (!cleared && !trial_step(params, grads, param, velocity)) return false;
+  step(params, grads);
+  param_bound_ = param;
+  velocity_bound_ = velocity;
+  return true;
 }
 
 }  // namespace mlpcore

@@ -74,6 +74,7 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
   }
   EpochStats stats;
   if (shuffle) shuffled_order(data.rows, seed, epoch, order_);
+  sgd_.measure(net_.params());  // the weights may have been set since the last epoch
   const std::size_t out = net_.output_dim();
   for (std::size_t start = 0; start < data.rows; start += batch_size_) {
     if (interrupted && interrupted()) {
@@ -105,9 +106,15 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
       stats.diverged = true;
       break;
     }
-    count_correct(loss_, rows, out, logits, t, stats);
+    EpochStats batch;
+    count_correct(loss_, rows, out, logits, t, batch);
     net_.backward(x, rows, acts_, delta_.data(), scratch_.data());
-    sgd_.step(net_.params(), net_.grads());
+    if (!sgd_.step_if_finite(net_.params(), net_.grads())) {
+      stats.diverged = stats.update_refused = true;
+      break;
+    }
+    stats.correct += batch.correct;
+    stats.judged += batch.judged;
     stats.loss_sum += batch_loss * static_cast<double>(rows);
     stats.rows += rows;
     ++stats.steps;
