@@ -868,6 +868,21 @@ void set_flat_velocity(Sgd& sgd, const py::handle& obj, const py::handle& steps_
   sgd.set_steps(steps);
 }
 
+// One SGD step from the given gradients, applied only if it and its results are
+// finite (the trainer's per-step check, exposed for tests). Returns whether it was.
+bool sgd_step_if_finite(Sgd& sgd, Network& net, const py::handle& grads_obj) {
+  require_matching(sgd, net);
+  FloatArray g = as_floats("grads", grads_obj, 1);
+  if (static_cast<std::size_t>(g.shape(0)) != sgd.size()) {
+    throw py::value_error("grads: expected " + std::to_string(sgd.size()) + " values, got shape " + shape_str(g));
+  }
+  Use use_net(&net, true, "step_if_finite");
+  Use use_sgd(&sgd, true, "optimizer state");
+  py::gil_scoped_release release;
+  sgd.measure(net.params());  // the weights may have been set since the last step
+  return sgd.step_if_finite(net.params(), g.data());
+}
+
 // True when no value in [p, p + n) is NaN or infinite (x * 0 is 0 exactly for finite x).
 bool all_finite(const float* p, std::size_t n) {
   py::gil_scoped_release release;
@@ -1388,6 +1403,7 @@ PYBIND11_MODULE(_core, m) {
       .def("set_state", &set_sgd_state, py::arg("network"), py::arg("velocity"), py::arg("steps"))
       .def("get_flat_state", [](Sgd& s) { return py::make_tuple(flat_velocity(s), s.steps()); })
       .def("set_flat_state", &set_flat_velocity, py::arg("velocity"), py::arg("steps"))
+      .def("step_if_finite", &sgd_step_if_finite, py::arg("network"), py::arg("grads"))
       .def("state_finite", [](Sgd& s) {
         Use use(&s, false, "optimizer state");
         return all_finite(s.velocity(), s.size());

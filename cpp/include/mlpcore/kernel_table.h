@@ -75,6 +75,9 @@ struct KernelTable {
   void (*sgd_step)(std::size_t n, float* param, const float* grad, float* velocity, float lr,
                    float momentum, float dampening, float weight_decay, bool nesterov,
                    bool first_step);
+  // The largest |x[i]| over n floats (0 when n == 0); infinity or NaN when
+  // some x[i] is not finite. Exact, so any split of x gives the same answer.
+  float (*max_abs)(std::size_t n, const float* x);
 };
 
 }  // namespace mlpcore

@@ -211,6 +211,32 @@ void sgd_step(std::size_t n, float* p, const float* grad, float* v, float lr, fl
   }
 }
 
+// |x| as an integer: for non-negative floats the integer order is the float
+// order, and infinities and NaNs sort above every finite value. Independent
+// lanes keep the maximum from being one long dependency chain.
+float max_abs(std::size_t n, const float* x) {
+  constexpr std::size_t kLanes = 16;
+  std::int32_t lane[kLanes] = {};
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      std::int32_t b;
+      std::memcpy(&b, x + i + j, sizeof b);
+      b &= 0x7fffffff;
+      lane[j] = b > lane[j] ? b : lane[j];
+    }
+  }
+  std::int32_t m = 0;
+  for (; i < n; ++i) {
+    std::int32_t b;
+    std::memcpy(&b, x + i, sizeof b);
+    b &= 0x7fffffff;
+    m = b > m ? b : m;
+  }
+  for (std::size_t j = 0; j < kLanes; ++j) m = lane[j] > m ? lane[j] : m;
+  return bits_to_float(m);
+}
+
 // Fills the elementwise entries of a table with this ISA's copies.
 void fill_elementwise(mlpcore::KernelTable& t) {
   t.bias_act_rows = bias_act_rows;
@@ -219,4 +245,5 @@ void fill_elementwise(mlpcore::KernelTable& t) {
   t.softmax_rows = softmax_rows;
   t.column_sums = column_sums;
   t.sgd_step = sgd_step;
+  t.max_abs = max_abs;
 }

@@ -34,27 +34,6 @@ namespace {
 // so the split never changes the result.
 constexpr std::size_t kChunk = 1 << 15;
 
-// |x| as bits: for non-negative floats the integer order is the float order,
-// and infinities and NaNs sort above every finite value.
-constexpr std::uint32_t kAbsMask = 0x7fffffffu, kInfBits = 0x7f800000u;
-
-std::uint32_t max_abs_bits(const float* x, std::size_t n) {
-  std::uint32_t m = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t b;
-    std::memcpy(&b, x + i, sizeof b);
-    b &= kAbsMask;
-    m = b > m ? b : m;
-  }
-  return m;
-}
-
-float from_bits(std::uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
-}
-
 // The largest magnitude an update's bounded values may reach and still be
 // cleared without a trial: half the float range, ample room for rounding.
 constexpr double kSafe = 0.5 * static_cast<double>(std::numeric_limits<float>::max());
@@ -119,19 +98,29 @@ void Sgd::step(float* params, const float* grads) {
 }
 
 float Sgd::max_abs(const float* x) const {
+  const KernelTable& kt = kernels();
   const std::size_t pieces = segments_.size();
   const int nt = pieces > 1 ? threads_for(2.0 * static_cast<double>(size_)) : 1;
   const Segment* seg = segments_.data();
+  // Non-negative floats (and NaN, as max_abs gives it) order as their bits do,
+  // which OpenMP can reduce: exact whatever the split.
+  auto bits = [](float f) {
+    std::uint32_t b;
+    std::memcpy(&b, &f, sizeof b);
+    return b;
+  };
   std::uint32_t m = 0;
   if (nt > 1) {
 #pragma omp parallel for schedule(static) num_threads(nt) reduction(max : m)
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) {
-      m = std::max(m, max_abs_bits(x + seg[i].begin, seg[i].size));
+      m = std::max(m, bits(kt.max_abs(seg[i].size, x + seg[i].begin)));
     }
   } else {
-    for (std::size_t i = 0; i < pieces; ++i) m = std::max(m, max_abs_bits(x + seg[i].begin, seg[i].size));
+    for (std::size_t i = 0; i < pieces; ++i) m = std::max(m, bits(kt.max_abs(seg[i].size, x + seg[i].begin)));
   }
-  return from_bits(m);  // infinity or NaN when any value is not finite
+  float f;
+  std::memcpy(&f, &m, sizeof f);
+  return f;  // infinity or NaN when any value is not finite
 }
 
 void Sgd::measure(const float* params) {
@@ -149,7 +138,7 @@ bool Sgd::trial_step(float* params, const float* grads, double& param_max, doubl
   const std::size_t stride = kChunk + 2 * kLine;
   trial_.resize(2 * stride);
   const bool momentum = config_.momentum != 0.0f;
-  std::uint32_t pm = 0, vm = 0;
+  float pm = 0.0f, vm = 0.0f;
   for (std::size_t i = 0; i < segments_.size(); ++i) {
     const std::size_t b = segments_[i].begin, n = segments_[i].size;
     float* p = trial_.data() + (reinterpret_cast<std::uintptr_t>(params + b) / sizeof(float)) % kLine;
@@ -157,12 +146,13 @@ bool Sgd::trial_step(float* params, const float* grads, double& param_max, doubl
     std::memcpy(p, params + b, n * sizeof(float));
     std::memcpy(v, velocity_.data() + b, n * sizeof(float));
     run_kernel(i, p, grads + b, v);
-    pm = std::max(pm, max_abs_bits(p, n));
-    if (momentum) vm = std::max(vm, max_abs_bits(v, n));
-    if (pm >= kInfBits || vm >= kInfBits) return false;
+    const float p_max = kernels().max_abs(n, p), v_max = momentum ? kernels().max_abs(n, v) : 0.0f;
+    if (!std::isfinite(p_max) || !std::isfinite(v_max)) return false;
+    pm = std::max(pm, p_max);
+    vm = std::max(vm, v_max);
   }
-  param_max = from_bits(pm);
-  velocity_max = momentum ? from_bits(vm) : velocity_bound_;
+  param_max = pm;
+  velocity_max = momentum ? vm : velocity_bound_;
   return true;
 }
 
