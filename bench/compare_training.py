@@ -297,8 +297,8 @@ from compare_training import make_data, HIDDEN, CLASSES, FEATURES
 mc.set_num_threads({threads})
 # Baseline: the interpreter with numpy and mlpcore loaded and warmed up (code pages,
 # OpenMP and OpenBLAS threads) by a fit of a tiny model on a few rows. Then the fit
-# holds: data, parameters, gradients, momentum, the start-of-epoch snapshot of
-# parameters and momentum that fit keeps to undo an overflowing update, workspace.
+# holds: data, parameters, gradients, momentum and the workspace (each step is
+# checked before it is applied, so no copy of the parameters is kept).
 warm_X, warm_y = make_data(64, seed=1)
 warm = mc.Sequential([mc.Dense(4, activation="relu"), mc.Dense(CLASSES)], input_dim=FEATURES)
 warm.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.01, momentum=0.9))
