@@ -8,8 +8,9 @@ mlpcore, PyTorch eager (nn.Sequential + optim.SGD), scikit-learn's MLPClassifier
 For each thread count a fresh subprocess is started with OMP_NUM_THREADS /
 OPENBLAS_NUM_THREADS / MKL_NUM_THREADS set, so every library sees the same
 limit from the start. Inside it, for batch 32, 128 and 512, one epoch of each
-framework is timed in turn (interleaved, after a warm-up epoch on a slice), and
-the median of the repeats is reported with the ratio mlpcore / peer. It also
+framework is timed in turn (interleaved, after a warm-up epoch on a slice; each
+timed run starts after a short pause, so no framework inherits the spinning
+idle threads of the one before it), and the median of the repeats is reported with the ratio mlpcore / peer. It also
 times inference (batch 1024), the steps/s of a tiny 784-32-10 model at batch 1
 and 8 against PyTorch, checks learning parity with PyTorch (same initial weights,
 same batches, loss after 50 steps), and measures the peak memory of a fit.
@@ -39,6 +40,12 @@ CLASSES = 10
 FEATURES = 784
 LR, MOMENTUM = 0.01, 0.9
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# Idle worker threads of a library keep a core busy for a while after its last
+# call: OpenBLAS's spin for about 0.1 s (2^28 clock ticks), OpenMP's briefly. Run
+# back to back, the next framework in the turn would share the cores with them
+# (measured: mlpcore's and PyTorch's predict at 2 threads both drop to 0.55-0.6x
+# right after an OpenBLAS product). So every timed run starts after this pause.
+SETTLE_S = 0.3
 
 
 def make_data(rows: int, seed: int = 0):
@@ -211,6 +218,14 @@ def available(names):
 
 
 # ------------------------------------------------------------------ measurements (in a worker)
+def timed(f):
+    """Seconds f() takes, started once other libraries' idle threads have gone to sleep."""
+    time.sleep(SETTLE_S)
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
+
+
 def time_training(frameworks, X, y, batches, repeats, warmup_rows):
     """{batch: {framework: median samples/s}}, frameworks timed in turn per repeat."""
     results = {}
@@ -221,9 +236,7 @@ def time_training(frameworks, X, y, batches, repeats, warmup_rows):
         times = {n: [] for n in runners}
         for _ in range(repeats):
             for n, r in runners.items():
-                t = time.perf_counter()
-                r.epoch(X, y)
-                times[n].append(time.perf_counter() - t)
+                times[n].append(timed(lambda: r.epoch(X, y)))
         results[batch] = {n: len(X) / statistics.median(ts) for n, ts in times.items()}
     return results
 
@@ -238,10 +251,7 @@ def time_inference(frameworks, X, y, repeats, batch=1024):
         r.predict(chunks[0])
     for _ in range(repeats):
         for n, r in runners.items():
-            t = time.perf_counter()
-            for c in chunks:
-                r.predict(c)
-            times[n].append(time.perf_counter() - t)
+            times[n].append(timed(lambda: [r.predict(c) for c in chunks]))
     return {n: len(chunks) * batch / statistics.median(ts) for n, ts in times.items()}
 
 
@@ -256,9 +266,7 @@ def time_tiny(frameworks, X, y, batches, steps, repeats):
         times = {n: [] for n in runners}
         for _ in range(repeats):
             for n, r in runners.items():
-                t = time.perf_counter()
-                r.epoch(X[:rows], y[:rows])
-                times[n].append(time.perf_counter() - t)
+                times[n].append(timed(lambda: r.epoch(X[:rows], y[:rows])))
         out[batch] = {n: steps / statistics.median(ts) for n, ts in times.items()}
     return out
 
