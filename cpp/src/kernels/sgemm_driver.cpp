@@ -10,6 +10,7 @@
 #include "mlpcore/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include "mlpcore/aligned_buffer.h"
@@ -195,6 +196,35 @@ void sgemm_serial(const KernelTable& kt, bool ta, bool tb, std::size_t m, std::s
   }
 }
 
+// How a product is cut into blocks of C for threads: whole micro-tile slivers
+// of columns or of rows, a few blocks per thread so that one slowed thread
+// costs little. Blocks never share packing, so the cut follows what a block
+// must pack again: a column block repacks A when A is packed (a large m), a row
+// block repacks all of B (cheap: B is packed by a vectorised routine, and a
+// block of at least mc rows has the flops to amortise it).
+struct Split {
+  bool by_columns;
+  std::size_t slivers;  // of columns (nr wide) or of rows (mr tall)
+  std::size_t blocks;   // slivers are dealt to blocks as evenly as integers allow
+};
+
+Split plan_split(std::size_t m, std::size_t n, int nthreads, const GemmBlocking& bl) {
+  constexpr std::size_t kBlocksPerThread = 4;
+  const std::size_t mr = bl.mr, nr = bl.nr;
+  const std::size_t n_slivers = ceil_div(n, nr), m_slivers = ceil_div(m, mr);
+  const std::size_t want = static_cast<std::size_t>(nthreads) * kBlocksPerThread;
+  const bool rows_first = should_pack_a(m, n, bl) || n_slivers < static_cast<std::size_t>(nthreads);
+  if (!rows_first) {
+    // A is read in place: column blocks share nothing, so only keep each at
+    // least two slivers wide for the micro-kernel's B reuse.
+    return {true, n_slivers, std::max<std::size_t>(1, std::min(want, n_slivers / 2))};
+  }
+  // Row blocks of at least mc rows (A's own cache block), at least one per thread.
+  const std::size_t by_size = std::max<std::size_t>(1, m / static_cast<std::size_t>(bl.mc));
+  const std::size_t blocks = std::min({want, m_slivers, std::max(by_size, static_cast<std::size_t>(nthreads))});
+  return {false, m_slivers, blocks};
+}
+
 }  // namespace
 
 void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
@@ -212,48 +242,42 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
     return;
   }
   const int nthreads = threads_for(2.0 * static_cast<double>(m) * n * k);
-  const std::size_t mr = kt.sgemm_blocking.mr, nr = kt.sgemm_blocking.nr;
-  const std::size_t n_slivers = ceil_div(n, nr), m_slivers = ceil_div(m, mr);
-  // Threads take disjoint blocks of C (columns when there are enough, else
-  // rows) and run the serial algorithm on them with their own packing: no
-  // barrier until the end, which matters when another process can take a core
-  // mid-product. Each element of C is computed by the same instructions in the
-  // same order as on one thread (k is blocked the same way; packed or in-place
-  // A, edge tiles and all sum alike), so the result is bitwise the same for any
-  // thread count.
-  const bool by_columns = n_slivers >= 2 * static_cast<std::size_t>(nthreads) || n_slivers >= m_slivers;
-  const std::size_t slivers = by_columns ? n_slivers : m_slivers;
-  const int parts = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), slivers));
-  if (parts <= 1) {
+  const Split split = plan_split(m, n, nthreads, kt.sgemm_blocking);
+  if (nthreads <= 1 || split.blocks <= 1) {
     // No OpenMP region for one thread: it would still allocate a team and make
     // a futex call per barrier.
     sgemm_serial(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep);
     return;
   }
-#pragma omp parallel num_threads(parts)
+  const std::size_t mr = kt.sgemm_blocking.mr, nr = kt.sgemm_blocking.nr;
+  // Blocks of C are claimed one at a time from a shared counter and each runs
+  // the serial algorithm with its claimer's packing buffers. A thread that
+  // another process slows down (two cores shared with a build, or a library's
+  // spinning idle threads) simply claims fewer blocks; with a fixed share per
+  // thread the whole product would wait for it. Each element of C is computed
+  // by the same instructions in the same order whichever block holds it (k is
+  // blocked the same way; packed or in-place A, edge tiles and all sum alike),
+  // so the result is bitwise the same for any thread count and any claiming.
+  std::atomic<std::size_t> next_block{0};
+  const int team = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), split.blocks));
+#pragma omp parallel num_threads(team)
   {
-#if defined(_OPENMP)
-    const std::size_t part = static_cast<std::size_t>(omp_get_thread_num());
-    const std::size_t nparts = static_cast<std::size_t>(omp_get_num_threads());
-#else
-    const std::size_t part = 0, nparts = 1;
-#endif
-    const std::size_t s0 = part * slivers / nparts, s1 = (part + 1) * slivers / nparts;
-    Epilogue sub = ep;
-    if (by_columns) {
-      const std::size_t j0 = s0 * nr, j1 = std::min(n, s1 * nr);
-      if (ep.bias) sub.bias = ep.bias + j0;
-      if (ep.act_output) sub.act_output = ep.act_output + j0;
-      if (ep.b_column_sums) sub.b_column_sums = ep.b_column_sums + j0;
-      if (j1 > j0) {
+    for (std::size_t blk = next_block.fetch_add(1, std::memory_order_relaxed); blk < split.blocks;
+         blk = next_block.fetch_add(1, std::memory_order_relaxed)) {
+      const std::size_t s0 = blk * split.slivers / split.blocks;
+      const std::size_t s1 = (blk + 1) * split.slivers / split.blocks;
+      Epilogue sub = ep;
+      if (split.by_columns) {
+        const std::size_t j0 = s0 * nr, j1 = std::min(n, s1 * nr);
+        if (ep.bias) sub.bias = ep.bias + j0;
+        if (ep.act_output) sub.act_output = ep.act_output + j0;
+        if (ep.b_column_sums) sub.b_column_sums = ep.b_column_sums + j0;
         sgemm_serial(kt, ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta,
                      c + j0, ldc, sub);
-      }
-    } else {
-      const std::size_t i0 = s0 * mr, i1 = std::min(m, s1 * mr);
-      if (ep.act_output) sub.act_output = ep.act_output + i0 * ep.ld_act_output;
-      if (part != 0) sub.b_column_sums = nullptr;  // every part packs all of B; one sums it
-      if (i1 > i0) {
+      } else {
+        const std::size_t i0 = s0 * mr, i1 = std::min(m, s1 * mr);
+        if (ep.act_output) sub.act_output = ep.act_output + i0 * ep.ld_act_output;
+        if (blk != 0) sub.b_column_sums = nullptr;  // every block packs all of B; one sums it
         sgemm_serial(kt, ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta,
                      c + i0 * ldc, ldc, sub);
       }
