@@ -247,14 +247,17 @@ def test_a_non_finite_gradient_is_never_applied():
     assert m._sgd.steps == 0 and m._sgd.state_finite()
 
 
-def test_divergence_mid_epoch_keeps_the_last_finite_step():
+# Narrow layers: the step check reads the gradients; wide ones with few rows:
+# it bounds them from the layers' inputs and output derivatives.
+@pytest.mark.parametrize("features, widths", [(3, [5]), (16, [256, 256])])
+def test_divergence_mid_epoch_keeps_the_last_finite_step(features, widths):
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((12, 3)).astype(np.float32)
+    X = rng.standard_normal((12, features)).astype(np.float32)
     X[8:] = 1e21  # the third batch's gradient overflows
     y = np.zeros((12, 2), np.float32)
 
     def model():
-        m = mc.Sequential([mc.Dense(5, input_dim=3), mc.Dense(2)], seed=3)
+        m = mc.Sequential([mc.Dense(w) for w in widths] + [mc.Dense(2)], input_dim=features, seed=3)
         m.compile(loss="mse", optimizer=mc.SGD(lr=0.01, momentum=0.9))
         return m
 

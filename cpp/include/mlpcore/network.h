@@ -58,8 +58,12 @@ class Network {
   // Backward over one batch: `delta` holds d loss / d output of the last layer
   // ([rows, output_dim]) and is used as scratch together with `scratch` (both
   // [rows, max_width]). Writes every gradient into grads().
+  // With gradient_bound, also an upper bound on |every gradient|, from the
+  // largest inputs and output derivatives of each layer (a gradient is a sum of
+  // `rows` of their products): a pass over rows x width values instead of one
+  // over the parameters. Infinite when one of them is not finite.
   void backward(const float* x, std::size_t rows, const std::vector<float*>& acts, float* delta,
-                float* scratch);
+                float* scratch, double* gradient_bound = nullptr);
 
  private:
   std::size_t input_dim_;

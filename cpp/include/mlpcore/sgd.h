@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -30,11 +31,14 @@ class Sgd {
   // The same update, applied only when the gradient is finite and every
   // parameter and momentum value it produces stays finite; otherwise returns
   // false and changes nothing, so a diverging run keeps its last good state
-  // without a copy of it. The check costs one read of the gradients: magnitude
-  // bounds carried from step to step clear almost every update, and only one
-  // that could come near the float range is first computed on a scratch copy,
-  // a chunk at a time.
-  bool step_if_finite(float* params, const float* grads);
+  // without a copy of it. Magnitude bounds carried from step to step, with
+  // `gradient_bound` (an upper bound on |every gradient|, e.g. from
+  // Network::backward; infinite: unknown), clear almost every update at no
+  // cost; if they cannot, the gradients' largest magnitude is read, and an
+  // update that could still come near the float range is first computed on a
+  // scratch copy, a chunk at a time.
+  bool step_if_finite(float* params, const float* grads,
+                      double gradient_bound = std::numeric_limits<double>::infinity());
   // Starts the bounds from the exact magnitudes of the parameters and momentum;
   // call it after anything but step_if_finite changed them (the trainer does,
   // at each epoch's start). Until then every checked step is computed twice.
@@ -67,6 +71,7 @@ class Sgd {
 
   float max_abs(const float* x) const;
   bool trial_step(float* params, const float* grads, double& param_max, double& velocity_max);
+  bool bounds_clear(double gradient_max, double& param_next, double& velocity_next) const;
   void run_kernel(std::size_t segment, float* params, const float* grads, float* velocity) const;
 };
 

@@ -58,6 +58,7 @@ class Trainer {
   Sgd& sgd_;
   LossKind loss_;
   std::size_t batch_size_;
+  std::size_t layer_values_;  // per row: inputs, layer outputs and their derivatives
   std::vector<AlignedBuffer> act_buffers_;
   std::vector<float*> acts_;
   AlignedBuffer delta_, scratch_, batch_x_, batch_dense_, batch_weight_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "mlpcore/dispatch.h"
 #include "mlpcore/elementwise.h"
 #include "mlpcore/gemm.h"
 #include "mlpcore/random.h"
@@ -80,7 +81,7 @@ const float* Network::forward(const float* x, std::size_t rows,
 }
 
 void Network::backward(const float* x, std::size_t rows, const std::vector<float*>& acts,
-                       float* delta, float* scratch) {
+                       float* delta, float* scratch, double* gradient_bound) {
   // delta holds dL/d(output of the last layer): only that layer's activation
   // derivative needs a pass of its own. Then, layer by layer, with dZ = dL/dZ:
   //   dW = X^T dZ, with db = column sums of dZ taken while dZ is packed;
@@ -90,9 +91,16 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
   if (activation(last) != Activation::identity) {
     activation_backward(activation(last), rows * fan_out(last), acts[last], delta, delta);
   }
+  double bound = 0.0;
   for (std::size_t l = num_layers(); l-- > 0;) {
     const std::size_t k = fan_in(l), n = fan_out(l);
     const float* in = l == 0 ? x : acts[l - 1];
+    if (gradient_bound) {
+      // |dW| <= rows max|X| max|dZ|, |db| <= rows max|dZ|, partial sums included.
+      const double in_max = kernels().max_abs(rows * k, in), dz_max = kernels().max_abs(rows * n, delta);
+      const double layer = static_cast<double>(rows) * dz_max * std::max(in_max, 1.0);
+      bound = layer > bound || !(layer == layer) ? layer : bound;  // NaN (non-finite inputs) wins
+    }
     Epilogue bias_grad;
     bias_grad.b_column_sums = grads_.data() + bias_offset(l);
     sgemm(Trans::yes, Trans::no, k, n, rows, 1.0f, in, k, delta, n, 0.0f,
@@ -109,6 +117,7 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
       std::swap(delta, scratch);
     }
   }
+  if (gradient_bound) *gradient_bound = bound;
 }
 
 void Network::predict(const float* x, std::size_t rows, float* out) const {

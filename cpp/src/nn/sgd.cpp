@@ -156,25 +156,33 @@ bool Sgd::trial_step(float* params, const float* grads, double& param_max, doubl
   return true;
 }
 
-bool Sgd::step_if_finite(float* params, const float* grads) {
-  const float g_max = max_abs(grads);
-  if (!std::isfinite(g_max)) return false;
-  // Bounds on every value the kernel computes, element by element: the decayed
-  // gradient |g + wd p| <= h, the momentum |v'| <= momentum |v| + (1 - dampening) h
-  // (h on the first step), the step |s| (v', or h + momentum v' for Nesterov)
-  // and the parameter |p - lr s| <= |p| + lr |s|.
+// Bounds on every value the kernel computes, element by element, given
+// |gradient| <= g: the decayed gradient |g + wd p| <= h, the momentum
+// |v'| <= momentum |v| + (1 - dampening) h (h on the first step), the step |s|
+// (v', or h + momentum v' for Nesterov) and the parameter |p - lr s| <= |p| + lr |s|.
+// True when they all stay below kSafe; fills in the bounds after the step.
+bool Sgd::bounds_clear(double g, double& param_next, double& velocity_next) const {
   const SgdConfig& c = config_;
-  const double h = g_max + (c.weight_decay != 0.0f ? c.weight_decay * param_bound_ : 0.0);
+  const double h = g + (c.weight_decay != 0.0f ? c.weight_decay * param_bound_ : 0.0);
   double velocity = velocity_bound_, s = h;
   if (c.momentum != 0.0f) {
     velocity = steps_ == 0 ? h : c.momentum * velocity_bound_ + (1.0 - c.dampening) * h;
     s = c.nesterov ? h + c.momentum * velocity : velocity;
   }
   const double lr_s = c.lr * s;
-  double param = param_bound_ + lr_s;
+  param_next = param_bound_ + lr_s;
+  velocity_next = velocity;
   auto safe = [](double x) { return x <= kSafe; };  // false for NaN too
-  const bool cleared = safe(h) && safe(s) && safe(lr_s) && safe(param) && (c.momentum == 0.0f || safe(velocity));
-  if (!cleared && !trial_step(params, grads, param, velocity)) return false;
+  return safe(h) && safe(s) && safe(lr_s) && safe(param_next) && (c.momentum == 0.0f || safe(velocity));
+}
+
+bool Sgd::step_if_finite(float* params, const float* grads, double gradient_bound) {
+  double param, velocity;
+  if (!bounds_clear(gradient_bound, param, velocity)) {
+    const float g_max = max_abs(grads);  // exact, where the given bound was loose or missing
+    if (!std::isfinite(g_max)) return false;
+    if (!bounds_clear(g_max, param, velocity) && !trial_step(params, grads, param, velocity)) return false;
+  }
   step(params, grads);
   param_bound_ = param;
   velocity_bound_ = velocity;

@@ -28,6 +28,8 @@ Trainer::Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size)
     act_buffers_.emplace_back(batch_size * net.fan_out(l));
     acts_.push_back(act_buffers_.back().data());
   }
+  layer_values_ = net.input_dim();
+  for (std::size_t l = 0; l < L; ++l) layer_values_ += 2 * net.fan_out(l);  // outputs and their derivatives
   delta_.resize(batch_size * net.max_width());
   scratch_.resize(batch_size * net.max_width());
   batch_x_.resize(batch_size * net.input_dim());
@@ -108,8 +110,12 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
     }
     EpochStats batch;
     count_correct(loss_, rows, out, logits, t, batch);
-    net_.backward(x, rows, acts_, delta_.data(), scratch_.data());
-    if (!sgd_.step_if_finite(net_.params(), net_.grads())) {
+    // The divergence check bounds the gradients from the layers' inputs and
+    // output derivatives when those are fewer values than the parameters.
+    double gradient_bound = std::numeric_limits<double>::infinity();
+    net_.backward(x, rows, acts_, delta_.data(), scratch_.data(),
+                  rows * layer_values_ < net_.param_count() ? &gradient_bound : nullptr);
+    if (!sgd_.step_if_finite(net_.params(), net_.grads(), gradient_bound)) {
       stats.diverged = stats.update_refused = true;
       break;
     }
