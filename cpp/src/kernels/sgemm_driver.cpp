@@ -201,7 +201,7 @@ void sgemm_serial(const KernelTable& kt, bool ta, bool tb, std::size_t m, std::s
 // costs little. Blocks never share packing, so the cut follows what a block
 // must pack again: a column block repacks A when A is packed (a large m), a row
 // block repacks all of B (cheap: B is packed by a vectorised routine, and a
-// block of at least mc rows has the flops to amortise it).
+// block of about mc rows has the flops to amortise it).
 struct Split {
   bool by_columns;
   std::size_t slivers;  // of columns (nr wide) or of rows (mr tall)
@@ -219,8 +219,9 @@ Split plan_split(std::size_t m, std::size_t n, int nthreads, const GemmBlocking&
     // least two slivers wide for the micro-kernel's B reuse.
     return {true, n_slivers, std::max<std::size_t>(1, std::min(want, n_slivers / 2))};
   }
-  // Row blocks of at least mc rows (A's own cache block), at least one per thread.
-  const std::size_t by_size = std::max<std::size_t>(1, m / static_cast<std::size_t>(bl.mc));
+  // Row blocks of at most about mc rows (A's own cache block; a block that
+  // small reads A in place, unpacked), at least one per thread.
+  const std::size_t by_size = ceil_div(m, static_cast<std::size_t>(bl.mc));
   const std::size_t blocks = std::min({want, m_slivers, std::max(by_size, static_cast<std::size_t>(nthreads))});
   return {false, m_slivers, blocks};
 }
