@@ -1,6 +1,8 @@
 // Whole-array front ends of the elementwise kernels: split into fixed chunks
-// across threads (when the array is large enough to pay for them) and run the
-// dispatched kernel on each chunk.
+// (when the array is large enough to pay for threads) that threads claim one at
+// a time, so a thread slowed by another process on a shared core takes fewer
+// chunks instead of holding up the rest; each chunk's result does not depend
+// on which thread ran it.
 #include "mlpcore/elementwise.h"
 
 #include <algorithm>
@@ -24,7 +26,7 @@ void for_chunks(std::size_t n, std::size_t chunk, Body body) {
     if (n) body(0, n);
     return;
   }
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
   for (std::ptrdiff_t c = 0; c < static_cast<std::ptrdiff_t>(chunks); ++c) {
     const std::size_t begin = static_cast<std::size_t>(c) * chunk;
     body(begin, std::min(n, begin + chunk));
@@ -74,7 +76,7 @@ void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out)
     kt.column_sums(rows, cols, x, out);
     return;
   }
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
   for (std::ptrdiff_t blk = 0; blk < static_cast<std::ptrdiff_t>(blocks); ++blk) {
     const std::size_t j0 = static_cast<std::size_t>(blk) * kColBlock;
     const std::size_t w = std::min(kColBlock, cols - j0);

@@ -30,7 +30,8 @@ void validate(const SgdConfig& c) {
 }
 
 namespace {
-// Fixed pieces of a cache-friendly size; each element is updated on its own,
+// Fixed pieces of a cache-friendly size, claimed by threads one at a time (a
+// thread slowed by another process takes fewer); each element is updated on its own,
 // so the split never changes the result.
 constexpr std::size_t kChunk = 1 << 15;
 
@@ -89,7 +90,7 @@ void Sgd::step(float* params, const float* grads) {
     run_kernel(i, params + b, grads + b, v + b);
   };
   if (nt > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) update(static_cast<std::size_t>(i));
   } else {  // no OpenMP region at all: a serial one still allocates a team and syncs
     for (std::size_t i = 0; i < pieces; ++i) update(i);
@@ -111,7 +112,7 @@ float Sgd::max_abs(const float* x) const {
   };
   std::uint32_t m = 0;
   if (nt > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt) reduction(max : m)
+#pragma omp parallel for schedule(dynamic) num_threads(nt) reduction(max : m)
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) {
       m = std::max(m, bits(kt.max_abs(seg[i].size, x + seg[i].begin)));
     }

@@ -10,10 +10,6 @@
 #include "mlpcore/random.h"
 #include "mlpcore/threads.h"
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 namespace mlpcore {
 
 Trainer::Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size)
@@ -55,17 +51,17 @@ void Trainer::gather(const Dataset& data, const std::uint32_t* idx, std::size_t 
   };
   // Copies are memory-bound: count a float as a few flops when sizing threads.
   const int nt = threads_for(4.0 * static_cast<double>(rows) * static_cast<double>(d + out));
-#if defined(_OPENMP)
   if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-    {
-      const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-      const std::size_t n = static_cast<std::size_t>(omp_get_num_threads());
-      copy_rows(rows * t / n, rows * (t + 1) / n);
+    // Pieces claimed one at a time, so a thread slowed by another process copies fewer.
+    constexpr std::size_t kRowsPerPiece = 32;
+    const std::ptrdiff_t pieces = static_cast<std::ptrdiff_t>((rows + kRowsPerPiece - 1) / kRowsPerPiece);
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
+    for (std::ptrdiff_t p = 0; p < pieces; ++p) {
+      const std::size_t r0 = static_cast<std::size_t>(p) * kRowsPerPiece;
+      copy_rows(r0, std::min(rows, r0 + kRowsPerPiece));
     }
     return;
   }
-#endif
   copy_rows(0, rows);
 }
 
