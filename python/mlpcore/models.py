@@ -351,6 +351,7 @@ class Sequential:
                 progress.on_epoch_begin(epoch)
                 self._sgd.set_lr(self._optimizer.lr)  # a callback may have changed it
                 start = time.perf_counter()
+                snapshot = None  # the last epoch's copy goes before the next is made
                 snapshot = self._snapshot() if on_gpu else None  # the CPU trainer never applies a bad step
                 try:
                     if on_gpu:
