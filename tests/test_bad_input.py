@@ -57,6 +57,25 @@ def test_non_finite_inputs(model, data, bad):
         model.fit(data[0], Y)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_found_anywhere(isa, rng, bad):
+    # The check is one vectorised pass: a bad value in any lane, in the tail
+    # past the last full vector, or alone in a tiny array, must be found.
+    model = mc.Sequential([mc.Dense(3)], input_dim=37, seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    for rows in (1, 3, 61):
+        X = rng.standard_normal((rows, 37)).astype(np.float32)
+        X[0, 0] = np.float32(3e38)  # large but finite
+        model.predict(X)
+        for pos in sorted({0, 1, 15, 16, 17, X.size // 2, X.size - 2, X.size - 1}):
+            if pos >= X.size:
+                continue
+            Xb = X.copy()
+            Xb.flat[pos] = bad
+            with pytest.raises(ValueError, match="X: expected finite values"):
+                model.predict(Xb)
+
+
 def test_labels(model, data):
     X, y = data
     with pytest.raises(ValueError, match=r"y: labels must be in \[0, 3\)"):
