@@ -17,10 +17,6 @@
 #include "mlpcore/dispatch.h"
 #include "mlpcore/threads.h"
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 namespace mlpcore {
 namespace {
 
