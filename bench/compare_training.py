@@ -476,8 +476,8 @@ def main():
         print(f"- batch {b}: peak {m['peak_bytes'] / mib:.1f} MiB; budget {m['budget_bytes'] / mib:.1f} MiB = data "
               f"{m['data_bytes'] / mib:.1f} + parameters x 4 {m['params'] * 16 / mib:.1f} + workspace "
               f"{m['workspace_bytes'] / mib:.1f} -> {'within' if m['within_budget'] else 'OVER'} budget")
-    print(f"  (fit holds parameters x 5, {m['params'] * 20 / mib:.1f} MiB: values, gradients, momentum, and the "
-          f"start-of-epoch copy of values and momentum kept to undo an overflowing update)")
+    print(f"  (fit holds parameters x 3, {m['params'] * 12 / mib:.1f} MiB: values, gradients, momentum; each step is "
+          f"checked before it is applied, so no copy is kept to undo a diverging one)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"reports": reports, "numpy_best": numpy_best}, f, indent=1)
