@@ -187,3 +187,13 @@ def test_softmax_and_sigmoid_output_layers_are_fused():
     c.fit(X, y.astype(np.float32), epochs=2, batch_size=8, verbose=0)
     p = c.predict(X)
     assert p.shape == (40, 1) and ((p > 0) & (p < 1)).all()
+
+
+def test_weights_squared_norm_leaves_out_the_biases(rng):
+    model = mc.Sequential([mc.Dense(13, activation="tanh", input_dim=7), mc.Dense(3)], seed=2)
+    model.compile(loss="mse")
+    weights = [(rng.standard_normal(w.shape).astype(np.float32), rng.standard_normal(b.shape).astype(np.float32) * 100)
+               for w, b in model.get_weights()]
+    model.set_weights(weights)
+    expected = sum(float(np.sum(w.astype(np.float64) ** 2)) for w, _ in weights)
+    assert model._weights_squared_norm() == pytest.approx(expected, rel=1e-12)

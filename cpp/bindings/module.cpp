@@ -920,6 +920,11 @@ bool params_finite(const Network& net) {
   return all_finite(net.params(), net.param_count());
 }
 
+double weights_squared_norm(const Network& net) {
+  Use use(&net, false, "weights_squared_norm");
+  return net.weights_squared_norm();
+}
+
 std::unique_ptr<Trainer> make_trainer(Network& net, Sgd& sgd, const py::handle& loss_obj,
                                       const py::handle& batch_obj) {
   const LossKind loss = parse_loss(loss_obj);
@@ -1377,6 +1382,7 @@ PYBIND11_MODULE(_core, m) {
       .def("get_flat_params", &flat_params)
       .def("set_flat_params", &set_flat_params, py::arg("params"))
       .def("params_finite", &params_finite)
+      .def("weights_squared_norm", &weights_squared_norm)
       .def("predict", &predict_py, py::arg("X"), py::arg("transform") = "none");
 
   py::class_<Sgd>(m, "Sgd")

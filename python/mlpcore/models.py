@@ -602,6 +602,12 @@ class Sequential:
         self._require_idle("get_weights")
         return net.get_params()
 
+    def _weights_squared_norm(self) -> float:
+        """Sum of the squared weights (not the biases), read in place: no copy of the parameters."""
+        net = self._require_built("_weights_squared_norm")
+        self._require_idle("_weights_squared_norm")
+        return net.weights_squared_norm()
+
     def set_weights(self, weights) -> None:
         """Load (W, b) pairs shaped as get_weights() returns them."""
         net = self._require_built("set_weights")

@@ -147,7 +147,7 @@ class _EpochMonitor(Callback):
         self.converged = False
 
     def _squared_weights(self) -> float:
-        return sum(float(np.dot(w.ravel(), w.ravel())) for w, _ in self.model.get_weights())
+        return self.model._weights_squared_norm()
 
     def on_train_begin(self, logs=None):
         self._sq = self._squared_weights() if self.est.alpha > 0 else 0.0

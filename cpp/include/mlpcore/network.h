@@ -47,6 +47,9 @@ class Network {
   const float* grads() const { return grads_.data(); }
   std::size_t weight_offset(std::size_t l) const { return offsets_[l]; }
   std::size_t bias_offset(std::size_t l) const { return offsets_[l] + fan_in(l) * fan_out(l); }
+  // Sum of the squares of every weight, biases left out, accumulated in
+  // double: the L2 penalty's norm, read in place instead of from a copy.
+  double weights_squared_norm() const;
 
   // Raw outputs (logits) for rows of x, computed `chunk` rows at a time.
   void predict(const float* x, std::size_t rows, float* out) const;

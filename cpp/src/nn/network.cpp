@@ -61,6 +61,16 @@ Network::Network(std::size_t input_dim, std::vector<DenseSpec> layers, std::uint
   }
 }
 
+double Network::weights_squared_norm() const {
+  double sum = 0.0;
+  for (std::size_t l = 0; l < num_layers(); ++l) {
+    const float* w = params_.data() + weight_offset(l);
+    const std::size_t n = fan_in(l) * fan_out(l);
+    for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * w[i];
+  }
+  return sum;
+}
+
 std::size_t Network::max_width() const {
   std::size_t w = 0;
   for (const auto& s : specs_) w = std::max(w, s.units);
