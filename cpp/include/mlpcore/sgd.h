@@ -20,6 +20,17 @@ struct SgdConfig {
   bool nesterov = false;
 };
 
+// A run of parameters [begin, begin + size) updated with or without weight decay.
+struct DecaySpan {
+  std::size_t begin, size;
+  bool decay;
+};
+// [0, size) cut into spans at the edges of the exempt ranges [begin, end) (no
+// decay) and into pieces of at most max_piece. Throws std::invalid_argument
+// unless the ranges are disjoint and within [0, size).
+std::vector<DecaySpan> decay_spans(const std::vector<std::pair<std::size_t, std::size_t>>& exempt,
+                                   std::size_t size, std::size_t max_piece);
+
 class Sgd {
  public:
   Sgd(SgdConfig config, std::size_t param_count);
@@ -60,10 +71,7 @@ class Sgd {
   std::size_t steps_ = 0;
   AlignedBuffer velocity_;
   // The work of one step, cut into cache-sized pieces, each with or without decay.
-  struct Segment {
-    std::size_t begin, size;
-    bool decay;
-  };
+  using Segment = DecaySpan;
   std::vector<Segment> segments_;
   // Upper bounds on max |parameter| and max |momentum| (infinite: unknown).
   double param_bound_, velocity_bound_;

@@ -1,8 +1,7 @@
 #include "mlpcore/cuda/sgd.h"
 
-#include <algorithm>
+#include <limits>
 #include <stdexcept>
-#include <string>
 
 #include "mlpcore/cuda/kernels.h"
 
@@ -21,29 +20,12 @@ void CudaSgd::set_config(const SgdConfig& config) {
 }
 
 void CudaSgd::set_decay_exempt(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
-  std::vector<std::pair<std::size_t, std::size_t>> sorted(ranges);
-  std::sort(sorted.begin(), sorted.end());
-  std::vector<Range> out;
-  auto add = [&](std::size_t begin, std::size_t end, bool decay) {
-    if (end > begin) out.push_back({begin, end - begin, decay});
-  };
-  std::size_t at = 0;
-  for (const auto& [begin, end] : sorted) {
-    if (begin > end || end > size_ || begin < at) {
-      throw std::invalid_argument("decay_exempt: expected sorted, disjoint ranges within [0, " +
-                                  std::to_string(size_) + ")");
-    }
-    add(at, begin, true);
-    add(begin, end, false);
-    at = end;
-  }
-  add(at, size_, true);
-  ranges_ = std::move(out);
+  ranges_ = decay_spans(ranges, size_, std::numeric_limits<std::size_t>::max());  // one launch a span
 }
 
 void CudaSgd::step(float* params, const float* grads, const int* skip) {
   const bool first = steps_ == 0;
-  for (const Range& r : ranges_) {
+  for (const DecaySpan& r : ranges_) {
     SgdConfig c = config_;
     if (!r.decay) c.weight_decay = 0.0f;
     cuda::sgd_step(r.size, params + r.begin, grads + r.begin, velocity_.data() + r.begin, c, first, skip);

@@ -41,6 +41,32 @@ constexpr double kSafe = 0.5 * static_cast<double>(std::numeric_limits<float>::m
 constexpr double kUnknown = std::numeric_limits<double>::infinity();
 }  // namespace
 
+std::vector<DecaySpan> decay_spans(const std::vector<std::pair<std::size_t, std::size_t>>& exempt,
+                                   std::size_t size, std::size_t max_piece) {
+  std::vector<std::pair<std::size_t, std::size_t>> sorted(exempt);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<DecaySpan> spans;
+  auto add = [&](std::size_t begin, std::size_t end, bool decay) {
+    for (std::size_t b = begin; b < end;) {
+      const std::size_t n = std::min(max_piece, end - b);
+      spans.push_back({b, n, decay});
+      b += n;
+    }
+  };
+  std::size_t at = 0;
+  for (const auto& [begin, end] : sorted) {
+    if (begin > end || end > size || begin < at) {
+      throw std::invalid_argument("decay_exempt: expected sorted, disjoint ranges within [0, " +
+                                  std::to_string(size) + ")");
+    }
+    add(at, begin, true);
+    add(begin, end, false);
+    at = end;
+  }
+  add(at, size, true);
+  return spans;
+}
+
 Sgd::Sgd(SgdConfig config, std::size_t param_count)
     : config_(config), size_(param_count), param_bound_(kUnknown), velocity_bound_(kUnknown) {
   validate(config_);
@@ -49,23 +75,7 @@ Sgd::Sgd(SgdConfig config, std::size_t param_count)
 }
 
 void Sgd::set_decay_exempt(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
-  std::vector<std::pair<std::size_t, std::size_t>> sorted(ranges);
-  std::sort(sorted.begin(), sorted.end());
-  segments_.clear();
-  auto add = [&](std::size_t begin, std::size_t end, bool decay) {
-    for (std::size_t b = begin; b < end; b += kChunk) segments_.push_back({b, std::min(kChunk, end - b), decay});
-  };
-  std::size_t at = 0;
-  for (const auto& [begin, end] : sorted) {
-    if (begin > end || end > size_ || begin < at) {
-      throw std::invalid_argument("decay_exempt: expected sorted, disjoint ranges within [0, " +
-                                  std::to_string(size_) + ")");
-    }
-    add(at, begin, true);
-    add(begin, end, false);
-    at = end;
-  }
-  add(at, size_, true);
+  segments_ = decay_spans(ranges, size_, kChunk);
 }
 
 void Sgd::set_config(const SgdConfig& config) {

@@ -34,14 +34,10 @@ class CudaSgd {
   void copy_state_to(Sgd& host) const;
 
  private:
-  struct Range {
-    std::size_t begin, size;
-    bool decay;
-  };
   SgdConfig config_;
   std::size_t size_;
   std::size_t steps_ = 0;
-  std::vector<Range> ranges_;
+  std::vector<DecaySpan> ranges_;
   DeviceArray<float> velocity_;
 };
 
