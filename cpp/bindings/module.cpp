@@ -534,14 +534,34 @@ std::optional<FloatArray> check_weights(const py::object& obj, std::size_t rows)
   return w;
 }
 
-py::tuple loss_py(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
-                  const py::object& w_obj) {
+// The arguments of a loss on one batch (CPU or CUDA), checked.
+struct CheckedLossArgs {
+  LossKind loss;
+  FloatArray out;
+  std::size_t rows, cols;
+  CheckedTargets targets;
+  std::optional<FloatArray> weights;
+};
+
+CheckedLossArgs check_loss_args(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
+                                const py::object& w_obj) {
   const LossKind loss = parse_loss(loss_name);
   FloatArray out = as_floats("output", out_obj, 2);
   const std::size_t rows = out.shape(0), cols = out.shape(1);
   if (rows == 0 || cols == 0) throw py::value_error("output: expected a non-empty array, got shape " + shape_str(out));
   CheckedTargets t = check_targets("target", t_obj, loss, rows, cols);
-  const std::optional<FloatArray> w = check_weights(w_obj, rows);
+  std::optional<FloatArray> w = check_weights(w_obj, rows);
+  return {loss, std::move(out), rows, cols, std::move(t), std::move(w)};
+}
+
+py::tuple loss_py(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
+                  const py::object& w_obj) {
+  const CheckedLossArgs args = check_loss_args(loss_name, out_obj, t_obj, w_obj);
+  const LossKind loss = args.loss;
+  const FloatArray& out = args.out;
+  const std::size_t rows = args.rows, cols = args.cols;
+  const CheckedTargets& t = args.targets;
+  const std::optional<FloatArray>& w = args.weights;
   FloatArray grad({rows, cols});
   const float* po = out.data();
   const float* pw = w ? w->data() : nullptr;
@@ -1061,12 +1081,12 @@ FloatArray cuda_column_sums(const py::handle& x_obj) {
 // (mean loss, gradient, correct predictions) of a batch, as the CUDA trainer computes them.
 py::tuple cuda_loss(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
                     const py::object& w_obj) {
-  const LossKind loss = parse_loss(loss_name);
-  FloatArray out = as_floats("output", out_obj, 2);
-  const std::size_t rows = out.shape(0), cols = out.shape(1);
-  if (rows == 0 || cols == 0) throw py::value_error("output: expected a non-empty array, got shape " + shape_str(out));
-  CheckedTargets t = check_targets("target", t_obj, loss, rows, cols);
-  const std::optional<FloatArray> w = check_weights(w_obj, rows);
+  const CheckedLossArgs args = check_loss_args(loss_name, out_obj, t_obj, w_obj);
+  const LossKind loss = args.loss;
+  const FloatArray& out = args.out;
+  const std::size_t rows = args.rows, cols = args.cols;
+  const CheckedTargets& t = args.targets;
+  const std::optional<FloatArray>& w = args.weights;
   auto d_out = to_device(out);
   cuda::DeviceArray<std::int32_t> d_labels;
   cuda::DeviceArray<float> d_dense, d_w, d_grad(rows * cols);
