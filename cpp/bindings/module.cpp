@@ -556,12 +556,7 @@ CheckedLossArgs check_loss_args(const py::handle& loss_name, const py::handle& o
 
 py::tuple loss_py(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
                   const py::object& w_obj) {
-  const CheckedLossArgs args = check_loss_args(loss_name, out_obj, t_obj, w_obj);
-  const LossKind loss = args.loss;
-  const FloatArray& out = args.out;
-  const std::size_t rows = args.rows, cols = args.cols;
-  const CheckedTargets& t = args.targets;
-  const std::optional<FloatArray>& w = args.weights;
+  const auto [loss, out, rows, cols, t, w] = check_loss_args(loss_name, out_obj, t_obj, w_obj);
   FloatArray grad({rows, cols});
   const float* po = out.data();
   const float* pw = w ? w->data() : nullptr;
@@ -1081,12 +1076,7 @@ FloatArray cuda_column_sums(const py::handle& x_obj) {
 // (mean loss, gradient, correct predictions) of a batch, as the CUDA trainer computes them.
 py::tuple cuda_loss(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
                     const py::object& w_obj) {
-  const CheckedLossArgs args = check_loss_args(loss_name, out_obj, t_obj, w_obj);
-  const LossKind loss = args.loss;
-  const FloatArray& out = args.out;
-  const std::size_t rows = args.rows, cols = args.cols;
-  const CheckedTargets& t = args.targets;
-  const std::optional<FloatArray>& w = args.weights;
+  const auto [loss, out, rows, cols, t, w] = check_loss_args(loss_name, out_obj, t_obj, w_obj);
   auto d_out = to_device(out);
   cuda::DeviceArray<std::int32_t> d_labels;
   cuda::DeviceArray<float> d_dense, d_w, d_grad(rows * cols);
