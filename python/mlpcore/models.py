@@ -63,6 +63,7 @@ class Sequential:
         self._gpu = None  # _GpuState while device == "cuda" and built
         self._input_dim = None if input_dim is None else positive_int("input_dim", input_dim)
         self._net = None
+        self._net_activations = None  # the activations _net was built with
         self._loss = None
         self._optimizer = None
         self._sgd = None
@@ -130,7 +131,8 @@ class Sequential:
         input_dim = positive_int("input_dim", input_dim)
         self._require_idle("build")
         self._input_dim = input_dim
-        self._net = _core.Network(input_dim, [l.units for l in self.layers], self._native_activations(),
+        self._net_activations = self._native_activations()
+        self._net = _core.Network(input_dim, [l.units for l in self.layers], self._net_activations,
                                   [l.init for l in self.layers], self.seed)
         self._sgd = None
         self._trainer = None
@@ -194,11 +196,15 @@ class Sequential:
         if self.layers:
             self._native_activations()  # validates softmax placement against the loss
         if self._net is not None:
-            # The output activation may be fused into (or split from) the loss:
-            # keep the weights, rebuild the native network with the new activations.
-            weights = self.get_weights()
-            self.build(self._input_dim)
-            self.set_weights(weights)
+            if self._native_activations() != self._net_activations:
+                # The output activation is now fused into (or split from) the
+                # loss: rebuild the native network with the same weights. The
+                # old network (weights and gradients) is let go first, so the
+                # parameters exist three times at most, not five.
+                weights = self.get_weights()
+                self._net = None
+                self.build(self._input_dim)
+                self.set_weights(weights)
         elif self._input_dim is not None and self.layers:
             self.build(self._input_dim)
 
