@@ -120,14 +120,15 @@ float Sgd::max_abs(const float* x) const {
     std::memcpy(&b, &f, sizeof b);
     return b;
   };
+  auto piece_max = [&](std::size_t i) { return bits(kt.max_abs(seg[i].size, x + seg[i].begin)); };
   std::uint32_t m = 0;
   if (nt > 1) {
 #pragma omp parallel for schedule(dynamic) num_threads(nt) reduction(max : m)
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) {
-      m = std::max(m, bits(kt.max_abs(seg[i].size, x + seg[i].begin)));
+      m = std::max(m, piece_max(static_cast<std::size_t>(i)));
     }
-  } else {
-    for (std::size_t i = 0; i < pieces; ++i) m = std::max(m, bits(kt.max_abs(seg[i].size, x + seg[i].begin)));
+  } else {  // no OpenMP region at all, as in step()
+    for (std::size_t i = 0; i < pieces; ++i) m = std::max(m, piece_max(i));
   }
   float f;
   std::memcpy(&f, &m, sizeof f);
