@@ -31,6 +31,7 @@
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
 #include "mlpcore/sgd.h"
+#include "mlpcore/step_threads.h"
 #include "mlpcore/threads.h"
 #include "mlpcore/trainer.h"
 
@@ -1442,6 +1443,21 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("evaluate", &evaluate_py, py::arg("network"), py::arg("loss"), py::arg("X"), py::arg("y"),
         py::arg("sample_weight") = py::none());
+
+  // The fit loop's choice of threads per step, exposed so its policy can be
+  // checked against given step times.
+  py::class_<StepThreads>(m, "StepThreads")
+      .def(py::init([](int max_threads) {
+             if (max_threads < 1) {
+               throw py::value_error("max_threads: expected an integer >= 1, got " + std::to_string(max_threads));
+             }
+             return StepThreads(max_threads);
+           }),
+           py::arg("max_threads"))
+      .def("next", &StepThreads::next, "Threads for the next step.")
+      .def("record", &StepThreads::record, py::arg("threads"), py::arg("seconds_per_row"),
+           "The time the step took, per row of its batch.")
+      .def_property_readonly("max_threads", &StepThreads::max_threads);
 
 #ifdef MLPCORE_HAVE_CUDA
   bind_cuda(m);  // mlpcore._core.cuda

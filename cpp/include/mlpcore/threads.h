@@ -15,4 +15,20 @@ void set_num_threads(int n);
 // small jobs run on one thread, where waking others costs more than it saves.
 int threads_for(double flops);
 
+// Caps the threads of the parallel regions the calling thread starts (on top
+// of max_threads()) until the guard ends, without touching the OpenMP setting
+// the user chose or other threads: the fit loop steps on fewer threads while
+// that measures faster.
+class ThreadCapGuard {
+ public:
+  ThreadCapGuard();
+  ~ThreadCapGuard();
+  ThreadCapGuard(const ThreadCapGuard&) = delete;
+  ThreadCapGuard& operator=(const ThreadCapGuard&) = delete;
+  void set(int cap);  // at least 1
+
+ private:
+  int saved_;
+};
+
 }  // namespace mlpcore

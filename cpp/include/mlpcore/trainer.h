@@ -12,6 +12,7 @@
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
 #include "mlpcore/sgd.h"
+#include "mlpcore/step_threads.h"
 
 namespace mlpcore {
 
@@ -64,6 +65,7 @@ class Trainer {
   AlignedBuffer delta_, scratch_, batch_x_, batch_dense_, batch_weight_;
   std::vector<std::int32_t> batch_labels_;
   std::vector<std::uint32_t> order_;
+  StepThreads step_threads_;  // kept across epochs: what it measured stays true while the load does
 };
 
 // The order of an epoch's samples when shuffling: a Fisher-Yates shuffle of

@@ -16,9 +16,15 @@ bool openmp_enabled() {
 #endif
 }
 
+namespace {
+// The calling thread's cap from ThreadCapGuard; 0: none.
+thread_local int t_thread_cap = 0;
+}  // namespace
+
 int max_threads() {
 #if defined(_OPENMP)
-  return omp_get_max_threads();
+  const int n = omp_get_max_threads();
+  return t_thread_cap > 0 ? std::min(n, t_thread_cap) : n;
 #else
   return 1;
 #endif
@@ -39,5 +45,11 @@ int threads_for(double flops) {
   const int by_work = static_cast<int>(std::min(flops / kFlopsPerThread, 1024.0));
   return std::max(1, std::min(max_threads(), by_work));
 }
+
+ThreadCapGuard::ThreadCapGuard() : saved_(t_thread_cap) {}
+
+ThreadCapGuard::~ThreadCapGuard() { t_thread_cap = saved_; }
+
+void ThreadCapGuard::set(int cap) { t_thread_cap = std::max(1, cap); }
 
 }  // namespace mlpcore

@@ -1,6 +1,7 @@
 #include "mlpcore/trainer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,7 +14,7 @@
 namespace mlpcore {
 
 Trainer::Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size)
-    : net_(net), sgd_(sgd), loss_(loss), batch_size_(batch_size) {
+    : net_(net), sgd_(sgd), loss_(loss), batch_size_(batch_size), step_threads_(max_threads()) {
   if (batch_size == 0) throw std::invalid_argument("batch_size: expected a positive integer, got 0");
   if (sgd.size() != net.param_count()) {
     throw std::invalid_argument("optimizer: its state does not match this network's parameters");
@@ -74,12 +75,17 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
   if (shuffle) shuffled_order(data.rows, seed, epoch, order_);
   sgd_.measure(net_.params());  // the weights may have been set since the last epoch
   const std::size_t out = net_.output_dim();
+  if (step_threads_.max_threads() != max_threads()) step_threads_ = StepThreads(max_threads());
+  ThreadCapGuard thread_cap;
   for (std::size_t start = 0; start < data.rows; start += batch_size_) {
     if (interrupted && interrupted()) {
       stats.interrupted = true;
       break;
     }
     const std::size_t rows = std::min(batch_size_, data.rows - start);
+    const int threads = step_threads_.next();
+    thread_cap.set(threads);
+    const auto step_start = std::chrono::steady_clock::now();
     const float* x;
     Targets t;
     const float* w = nullptr;
@@ -114,6 +120,10 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
     if (!sgd_.step_if_finite(net_.params(), net_.grads(), gradient_bound)) {
       stats.diverged = stats.update_refused = true;
       break;
+    }
+    if (rows == batch_size_) {  // a last, smaller batch would skew the time per row
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - step_start;
+      step_threads_.record(threads, took.count() / static_cast<double>(rows));
     }
     stats.correct += batch.correct;
     stats.judged += batch.judged;

@@ -1,0 +1,86 @@
+"""The fit loop's choice of threads per step (StepThreads): all allowed threads
+or one, whichever its measured step times say is faster, with rare probes of
+the other. Driven here by given step times, so the policy is checked exactly;
+that the choice never changes results is checked by the thread-count tests of
+test_determinism.py."""
+
+import math
+
+import pytest
+
+from mlpcore import _core
+
+
+def run(tuner, seconds_per_row, steps):
+    """Steps on the threads the tuner picks, each taking seconds_per_row(threads, step)."""
+    used = []
+    for i in range(steps):
+        t = tuner.next()
+        used.append(t)
+        tuner.record(t, seconds_per_row(t, i))
+    return used
+
+
+def test_all_threads_kept_when_faster_and_the_other_probed_rarely():
+    tuner = _core.StepThreads(2)
+    used = run(tuner, lambda t, i: 1.0 if t == 2 else 1.9, 5000)
+    one = used.count(1)
+    assert used[0] == 2
+    assert 0 < one <= 0.015 * len(used), one  # probes: about 1 % of the time at most
+
+
+def test_one_thread_taken_when_all_threads_are_slowed_down():
+    # Another process holds a core: two threads wait for each other at every barrier.
+    tuner = _core.StepThreads(2)
+    used = run(tuner, lambda t, i: 10.0 if t == 2 else 1.0, 5000)
+    first_one = used.index(1)
+    assert first_one <= 17  # the first probe comes after 16 steps
+    after = used[first_one:]
+    # Probing the slow option costs 9 extra steps' time each: kept near 1 %.
+    slow_probes = after.count(2)
+    assert 1 <= slow_probes and slow_probes * 9 <= 0.02 * len(after), slow_probes
+
+
+def test_back_to_all_threads_when_the_load_goes():
+    tuner = _core.StepThreads(4)
+    loaded = lambda t, i: 10.0 if t == 4 else 1.0  # noqa: E731
+    run(tuner, loaded, 2000)
+    assert tuner.next() in (1, 4)
+    # The load is gone: four threads now take 0.3 of one thread's time.
+    used = run(tuner, lambda t, i: 0.3 if t == 4 else 1.0, 5000)
+    switched = used.index(4)
+    assert switched <= 4097  # at most one probe interval
+    assert used[switched:].count(1) <= 0.02 * len(used[switched:])
+
+
+def test_a_close_call_keeps_the_current_choice():
+    tuner = _core.StepThreads(2)
+    used = run(tuner, lambda t, i: 1.0 if t == 2 else 0.97, 2000)  # within the 5 % margin
+    assert used.count(2) > 0.9 * len(used)
+
+
+def test_noise_does_not_flip_the_choice_for_good():
+    # Alternating fast and slow steps on all threads average out below one thread.
+    tuner = _core.StepThreads(2)
+    used = run(tuner, lambda t, i: (0.6 if i % 2 else 1.0) if t == 2 else 1.5, 4000)
+    assert used.count(2) > 0.95 * len(used)
+
+
+def test_single_thread_allowed_means_single_thread():
+    tuner = _core.StepThreads(1)
+    assert run(tuner, lambda t, i: 1.0, 100) == [1] * 100
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf])
+def test_unusable_times_are_ignored(bad):
+    tuner = _core.StepThreads(2)
+    used = run(tuner, lambda t, i: 1.0 if t == 2 else 2.0, 200)
+    for _ in range(50):
+        tuner.record(1, bad)  # would look infinitely fast or never finish
+    assert run(tuner, lambda t, i: 1.0 if t == 2 else 2.0, 200).count(2) >= 190
+    assert used.count(2) >= 180
+
+
+def test_bad_max_threads():
+    with pytest.raises(ValueError, match="max_threads"):
+        _core.StepThreads(0)
