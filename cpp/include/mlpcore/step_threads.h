@@ -31,6 +31,7 @@ class StepThreads {
   int max_threads_;
   int current_ = 0;                   // option in use: 0 all threads, 1 one thread
   double estimate_[2] = {-1.0, -1.0};  // seconds per row, an average of recent steps; < 0: unknown
+  bool warmed_up_ = false;
   std::size_t steps_since_probe_ = 0;
   std::size_t probe_interval_;
 };
