@@ -15,8 +15,8 @@ times inference (batch 1024), the steps/s of a tiny 784-32-10 model at batch 1
 and 8 against PyTorch, checks learning parity with PyTorch (same initial weights,
 same batches, loss after 50 steps), and measures the peak memory of a fit.
 Finally it times one epoch at batch 128 on the most threads while another
-process keeps one core busy (a busy loop at nice 10, like a build running
-beside the training), where threads that wait for each other at barriers lose.
+process keeps one core busy (a busy loop, like a second job on the machine),
+where threads that wait for each other at barriers lose.
 
     python bench/compare_training.py            # full run
     python bench/compare_training.py --quick    # fewer samples and repeats
@@ -379,10 +379,10 @@ LOAD_BATCH = 128
 
 
 def busy_process():
-    """Another program keeping one core busy at a lower priority (a build, a
-    data-preparation job): the case where threads that wait for each other at
+    """Another program keeping one core busy at the same priority (a second
+    job on the machine): the case where threads that wait for each other at
     every barrier lose most."""
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=lambda: os.nice(10))
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
 def run_worker(args, threads, numpy_only=False, unset_openblas=False, under_load=False):
@@ -480,7 +480,7 @@ def main():
         row = loaded["training"][str(LOAD_BATCH)]  # JSON keys are strings
         ours = row.get("mlpcore")
         print()
-        print(f"## Training while another process keeps one core busy (a nice-10 busy loop), {loaded['threads']} "
+        print(f"## Training while another process keeps one core busy (a busy loop), {loaded['threads']} "
               f"threads, batch {LOAD_BATCH}, {args.load_rows} rows, samples/s")
         print("- " + ", ".join(f"{n} {fmt(v)}" for n, v in row.items()) + "; ratios "
               + ", ".join(f"{n} {ours / v:.2f}x" for n, v in row.items() if n != "mlpcore"))
