@@ -23,6 +23,7 @@ def test_config_keys():
     assert cfg["threads"] >= 1
     assert isinstance(cfg["openmp"], bool)
     assert set(cfg["cuda"]) == {"compiled", "devices"}
+    assert set(cfg["emulated_isas"]) <= set(cfg["isas"]) - {"generic"}
 
 
 def test_isa_env_forces_a_lower_path():

@@ -1343,8 +1343,13 @@ PYBIND11_MODULE(_core, m) {
     d["version"] = MLPCORE_VERSION;
     d["isa"] = isa_name(kernels().isa);
     py::list isas;
-    for (Isa isa : supported_isas()) isas.append(isa_name(isa));
+    py::list emulated;
+    for (Isa isa : supported_isas()) {
+      isas.append(isa_name(isa));
+      if (isa_emulated(isa)) emulated.append(isa_name(isa));
+    }
     d["isas"] = isas;
+    d["emulated_isas"] = emulated;  // run in software, for tests: never a fast build
     d["threads"] = max_threads();
     d["openmp"] = openmp_enabled();
     py::dict cuda;
@@ -1359,7 +1364,8 @@ PYBIND11_MODULE(_core, m) {
     const GemmBlocking b = kernels().sgemm_blocking;
     d["gemm_tile"] = py::make_tuple(b.mr, b.nr);
     return d;
-  }, "Build and run-time configuration: version, ISA in use, supported ISAs, threads, OpenMP, CUDA.");
+  }, "Build and run-time configuration: version, ISA in use, supported ISAs (and which of them are "
+     "emulated in software), threads, OpenMP, CUDA.");
   m.def("set_isa", [](const py::handle& name) { select_isa(str_arg("name", name)); }, py::arg("name"),
         "Use the kernels of another instruction set this machine supports (for testing and benchmarks).");
   m.def("set_num_threads", [](const py::handle& n) {

@@ -17,7 +17,9 @@ __version__ = _core.__version__
 
 def config() -> dict:
     """How this build runs here: version, kernel ISA in use, ISAs this CPU
-    supports (best first), thread count, OpenMP and CUDA availability."""
+    supports (best first), thread count, OpenMP and CUDA availability.
+    ``emulated_isas`` lists ISAs that run through a software emulation (a test
+    build, cmake -DMLPCORE_EMULATE_AVX512=ON): correct, but slow."""
     return _core.config()
 
 

@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     print(f"  test accuracy   {result['accuracy'] * 100:.2f} % ({len(X_test)} held-out images)")
     print(f"  throughput      {len(X_train) * args.epochs / seconds:,.0f} samples/s "
           f"(training incl. validation, {seconds:.2f} s)")
-    print(f"  kernels         {cfg['isa']} (supported: {', '.join(cfg['isas'])}), "
+    emulated = " EMULATED in software" if cfg["isa"] in cfg["emulated_isas"] else ""
+    print(f"  kernels         {cfg['isa']}{emulated} (supported: {', '.join(cfg['isas'])}), "
           f"{cfg['threads']} threads, OpenMP {'on' if cfg['openmp'] else 'off'}")
     return 0
 

@@ -18,6 +18,11 @@ const char* isa_name(Isa isa);
 // ISAs compiled into this build that this CPU and OS can run, best first.
 std::vector<Isa> supported_isas();
 
+// True for an ISA whose kernels this build runs through a software emulation of
+// its instructions (the test build cmake -DMLPCORE_EMULATE_AVX512=ON): correct
+// results on any x86-64, at a fraction of the speed.
+bool isa_emulated(Isa isa);
+
 // Switch the table in use (for tests and benchmarks). Throws std::invalid_argument
 // for an unknown name or an ISA this machine cannot run.
 void select_isa(const std::string& name);

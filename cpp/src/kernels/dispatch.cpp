@@ -1,6 +1,7 @@
 // Chooses the kernel table once: the best ISA that is compiled in, that the CPU
 // reports (CPUID) and whose registers the OS saves (XGETBV), unless MLPCORE_ISA
-// asks for a lower one.
+// asks for a lower one. In the test build with MLPCORE_EMULATE_AVX512 the
+// AVX-512 table runs on any x86-64 (emulated in software) and counts as supported.
 #include "mlpcore/dispatch.h"
 
 #include <atomic>
@@ -166,9 +167,18 @@ const char* isa_name(Isa isa) {
 std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
   for (Isa isa : kAllBestFirst) {
-    if (compiled(isa) && cpu_runs(isa)) out.push_back(isa);
+    if (compiled(isa) && (isa_emulated(isa) || cpu_runs(isa))) out.push_back(isa);
   }
   return out;
+}
+
+bool isa_emulated(Isa isa) {
+#if defined(MLPCORE_AVX512_EMULATED)
+  return isa == Isa::avx512;
+#else
+  (void)isa;
+  return false;
+#endif
 }
 
 const KernelTable& kernels() { return *registry().active.load(std::memory_order_acquire); }
