@@ -44,7 +44,7 @@ def edge_shapes():
         (37, 53, 101),          # primes
         (13, 29, 700),          # several k blocks
         (301, 67, 300),         # several row blocks: A is packed
-        (7, 2100, 19),          # several column blocks
+        (7, 4200, 19),          # several column blocks (nc is 2048 or 4096)
         (64, 10, 256),          # a narrow output layer
     })
 
