@@ -34,13 +34,7 @@ fi
 
 pip install --quiet cmake ninja "pybind11>=2.12"
 work="$(mktemp -d)"
-cmake -S . -B "$work/build" -G Ninja -DMLPCORE_EMULATE_AVX512=ON -DMLPCORE_SANITIZE=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" > "$work/configure.log"
-cmake --build "$work/build" -j "${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
-mkdir "$work/pkg"
-cp -r python/mlpcore "$work/pkg/"
-rm -f "$work"/pkg/mlpcore/_core*.so
-cp "$work"/build/_core*.so "$work/pkg/mlpcore/"
+.ci/build_package.sh "$work" -DMLPCORE_EMULATE_AVX512=ON -DMLPCORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 # As in .ci/sanitize.sh: CPython is not instrumented, so the ASan runtime is
 # preloaded (into python only). Leaks are sanitize.sh's business.

@@ -15,15 +15,8 @@ if [ "$(uname -s)" != Linux ] || ! command -v c++ >/dev/null; then
 fi
 pip install --quiet cmake ninja "pybind11>=2.12"
 work="$(mktemp -d)"
-cmake -S . -B "$work/build" -G Ninja -DMLPCORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" > "$work/configure.log"
-cmake --build "$work/build" -j "$(nproc)"
-
-# The package with the sanitized extension, ahead of the installed one on sys.path.
-mkdir "$work/pkg"
-cp -r python/mlpcore "$work/pkg/"
-rm -f "$work"/pkg/mlpcore/_core*.so
-cp "$work"/build/_core*.so "$work/pkg/mlpcore/"
+# The package with the sanitized extension, in $work/pkg: ahead of the installed one on sys.path.
+.ci/build_package.sh "$work" -DMLPCORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 # CPython is not instrumented: the ASan runtime must come first (LD_PRELOAD), with
 # libstdc++ loaded before it so that C++ exceptions can be intercepted. Memory
