@@ -33,10 +33,15 @@ export PYTHONPATH="$work/pkg"
   "$work/pkg" 2> "$work/import.stderr" || { cat "$work/import.stderr"; exit 1; }
 # Left out as well: the no-allocation test (it preloads its own malloc counter in
 # a child process, in place of the ASan runtime) and the PyTorch parity test
-# (importing torch under ASan takes minutes and leaves ~70,000 blocks to report at exit).
+# (importing torch under ASan takes minutes and leaves ~70,000 blocks to report at exit),
+# and the recompile peak-memory test: its resident-memory peak counts the old network's
+# blocks, which ASan keeps in its quarantine after they are freed (5.9 x params with
+# it, 2.1 without, against a bound of 2.5).
 "$python_bin" -m pytest -q -p no:cacheprovider tests --ignore=tests/test_sklearn.py \
   --deselect tests/test_training_step.py::test_training_steps_allocate_nothing \
-  --deselect tests/test_training_step.py::test_fifty_steps_match_pytorch 2> "$work/tests.stderr" ||
+  --deselect tests/test_training_step.py::test_fifty_steps_match_pytorch \
+  --deselect tests/test_memory.py::test_compile_of_a_built_model_holds_at_most_one_extra_parameter_copy \
+  2> "$work/tests.stderr" ||
   { tail -n 100 "$work/tests.stderr"; exit 1; }
 "$python_bin" bench/fuzz.py --seconds 30 --seed 0 2> "$work/fuzz.stderr" || { tail -n 100 "$work/fuzz.stderr"; exit 1; }
 unset LD_PRELOAD
