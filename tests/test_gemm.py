@@ -147,6 +147,24 @@ def test_derivative_epilogue(isa, rng, act):
         np.testing.assert_allclose(got, sep, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("act", ["sigmoid", "tanh"])
+def test_derivative_epilogue_where_the_output_saturates(isa, rng, act):
+    """The epilogue's f'(Y) keeps its relative accuracy for outputs near
+    saturation, full and edge tiles alike (see test_ops for the formula)."""
+    mr, nr = tile()
+    m, n, k = 2 * mr + 1, 2 * nr + 3, 5
+    a, b = operands(rng, m, n, k, False, False)
+    z = rng.uniform(2.0, 9.0, (m, n)) * rng.choice([-1.0, 1.0], (m, n))
+    y = act64(act, z).astype(np.float32)
+    y[np.abs(y) == 1.0] = np.float32(0.999)  # keep every derivative away from exactly 0
+    got, _ = _core.gemm_fused(a, b, False, False, activation=act, act_output=y)
+    a64, b64, yd = op(a, False), op(b, False), y.astype(np.float64)
+    d = yd * (1 - yd) if act == "sigmoid" else (1 - yd) * (1 + yd)
+    ref = (a64 @ b64) * d
+    bound = 2.0 * k * EPS32 * (np.abs(a64) @ np.abs(b64)) * d + 4 * EPS32 * np.abs(ref)
+    np.testing.assert_array_less(np.abs(got - ref), bound + 1e-30)
+
+
 def test_derivative_epilogue_with_alpha_beta(isa, rng):
     a, b = operands(rng, 9, 20, 7, False, True)
     c = rng.standard_normal((9, 20)).astype(np.float32)

@@ -68,7 +68,7 @@ __device__ __forceinline__ float backprop(Activation act, float y, float dy) {
   switch (act) {
     case Activation::relu: return y > 0.0f ? dy : 0.0f;
     case Activation::sigmoid: return dy * (y * (1.0f - y));
-    case Activation::tanh: return dy * (1.0f - y * y);
+    case Activation::tanh: return dy * ((1.0f - y) * (1.0f + y));  // accurate near |y| = 1, as on the CPU
     default: return dy;
   }
 }

@@ -9,7 +9,7 @@ inline float derivative_through_output(mlpcore::Activation act, float y) {
   switch (act) {
     case mlpcore::Activation::relu: return y > 0.0f ? 1.0f : 0.0f;
     case mlpcore::Activation::sigmoid: return y * (1.0f - y);
-    case mlpcore::Activation::tanh: return 1.0f - y * y;
+    case mlpcore::Activation::tanh: return (1.0f - y) * (1.0f + y);  // see elementwise_impl.h
     case mlpcore::Activation::identity: break;
   }
   return 1.0f;

@@ -44,7 +44,9 @@ inline __m256 apply_epilogue(__m256 v, const mlpcore::TileEpilogue& ep, __m256 b
     switch (ep.derivative) {
       case Activation::relu: v = _mm256_and_ps(v, _mm256_cmp_ps(yv, zero, _CMP_GT_OQ)); break;
       case Activation::sigmoid: v = _mm256_mul_ps(v, _mm256_mul_ps(yv, _mm256_sub_ps(one, yv))); break;
-      case Activation::tanh: v = _mm256_mul_ps(v, _mm256_sub_ps(one, _mm256_mul_ps(yv, yv))); break;
+      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
+        v = _mm256_mul_ps(v, _mm256_mul_ps(_mm256_sub_ps(one, yv), _mm256_add_ps(one, yv)));
+        break;
       case Activation::identity: break;
     }
   }

@@ -34,7 +34,9 @@ inline __m512 apply_epilogue(__m512 v, const mlpcore::TileEpilogue& ep, __m512 b
         v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(yv, zero, _CMP_GT_OQ), v);
         break;
       case Activation::sigmoid: v = _mm512_mul_ps(v, _mm512_mul_ps(yv, _mm512_sub_ps(one, yv))); break;
-      case Activation::tanh: v = _mm512_mul_ps(v, _mm512_sub_ps(one, _mm512_mul_ps(yv, yv))); break;
+      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
+        v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_sub_ps(one, yv), _mm512_add_ps(one, yv)));
+        break;
       case Activation::identity: break;
     }
   }
