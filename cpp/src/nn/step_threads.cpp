@@ -12,7 +12,7 @@ constexpr double kProbeCostRatio = 100.0;
 constexpr std::size_t kMinInterval = 16, kMaxInterval = 4096;
 // The first probe comes early, so that a short fit on a loaded machine learns
 // in its first epoch.
-constexpr std::size_t kFirstProbe = 4;
+constexpr std::size_t kFirstProbe = 2;
 // Weight of a new measurement in an option's running average.
 constexpr double kSmoothing = 0.25;
 // The other option must be this much faster before the loop switches to it.
