@@ -9,11 +9,12 @@ namespace mlpcore {
 // The results never depend on the thread count (every kernel sums in a fixed
 // order), only the speed does. On an idle machine all threads win. When
 // another process holds a core, threads that meet at a barrier in every
-// product wait for whichever was descheduled: measured on 2 cores with a
-// 2-thread job beside it, a 784-512-256-10 step at batch 128 took 10x longer
-// on 2 threads than on 1. So the loop times its steps, runs on the faster of
-// the two, and now and then probes the other with a single step, often enough
-// to follow a change in load, rarely enough that probing costs about 1 %.
+// product wait for whichever was descheduled: measured on 2 cores beside a
+// busy loop, a 784-512-256-10 step at batch 128 took about 2x longer on 2
+// threads than on 1 (10x beside a 2-thread test run). So the loop times its
+// steps, runs on the faster of the two, and now and then probes the other
+// for a few steps, often enough to follow a change of load, rarely enough that
+// probing costs about 1 %.
 class StepThreads {
  public:
   explicit StepThreads(int max_threads);
@@ -25,13 +26,28 @@ class StepThreads {
   void record(int threads, double seconds_per_row);
 
  private:
+  static constexpr int kWindow = 8;
+  // A probe runs this many steps and keeps the fastest but the first: the
+  // first pays for the switch (waking threads, or the idle ones still
+  // spinning beside it), which a run of steps on that option would not.
+  static constexpr int kProbeSteps = 3;
+
   int choice(int option) const { return option == 0 ? max_threads_ : 1; }
+  double current_estimate() const;
   void update_interval();
 
   int max_threads_;
-  int current_ = 0;                   // option in use: 0 all threads, 1 one thread
-  double estimate_[2] = {-1.0, -1.0};  // seconds per row, an average of recent steps; < 0: unknown
+  int current_ = 0;  // option in use: 0 all threads, 1 one thread
+  // The option in use is judged by the fastest of its last kWindow steps
+  // (another process only ever slows a step down), the other by its last probe.
+  double recent_[kWindow] = {};
+  int recent_count_ = 0, recent_next_ = 0;
+  double other_ = -1.0;  // seconds per row; < 0: not measured yet
+  int probe_left_ = 0;    // steps of the probe under way still to hand out
+  int probe_seen_ = 0;    // its steps recorded so far
+  double probe_best_ = 0.0;
   bool warmed_up_ = false;
+  bool recheck_ = false;  // the loop just switched: probe the option left after kMinInterval steps
   std::size_t steps_since_probe_ = 0;
   std::size_t probe_interval_;
 };

@@ -12,9 +12,7 @@ constexpr double kProbeCostRatio = 100.0;
 constexpr std::size_t kMinInterval = 16, kMaxInterval = 4096;
 // The first probe comes early, so that a short fit on a loaded machine learns
 // in its first epoch.
-constexpr std::size_t kFirstProbe = 2;
-// Weight of a new measurement in an option's running average.
-constexpr double kSmoothing = 0.25;
+constexpr std::size_t kFirstProbe = 3;
 // The other option must be this much faster before the loop switches to it.
 constexpr double kSwitchMargin = 0.95;
 }  // namespace
@@ -23,12 +21,22 @@ StepThreads::StepThreads(int max_threads) : max_threads_(std::max(1, max_threads
 
 int StepThreads::next() {
   if (max_threads_ == 1) return 1;
-  if (steps_since_probe_ >= probe_interval_) {
+  if (probe_left_ == 0 && steps_since_probe_ >= probe_interval_) {
+    probe_left_ = kProbeSteps;
+    probe_seen_ = 0;
     steps_since_probe_ = 0;
+    recheck_ = false;
+  }
+  if (probe_left_ > 0) {
+    --probe_left_;
     return choice(1 - current_);
   }
   ++steps_since_probe_;
   return choice(current_);
+}
+
+double StepThreads::current_estimate() const {
+  return *std::min_element(recent_, recent_ + recent_count_);
 }
 
 void StepThreads::record(int threads, double seconds_per_row) {
@@ -38,31 +46,39 @@ void StepThreads::record(int threads, double seconds_per_row) {
     return;
   }
   const int option = threads == max_threads_ ? 0 : 1;
-  double& e = estimate_[option];
-  // A probe replaces the other option's estimate outright: it is the only
-  // news of that option since the last probe, however long ago that was.
-  // The option in use is averaged, each step moving it by a factor of 1.25
-  // at most: a lasting change of load shows within a few steps, a single
-  // stalled step (the process preempted once) does not make the other option
-  // look better and get a long turn.
-  if (option == current_ && e >= 0.0) {
-    e = (1.0 - kSmoothing) * e + kSmoothing * std::clamp(seconds_per_row, 0.5 * e, 2.0 * e);
+  if (option != current_) {
+    if (probe_seen_++ == 1 || (probe_seen_ > 1 && seconds_per_row < probe_best_)) probe_best_ = seconds_per_row;
+    if (probe_left_ > 0 || probe_seen_ < 2) return;  // the probe goes on (or lost its steps to a short batch)
+    other_ = probe_best_;
   } else {
-    e = seconds_per_row;
+    recent_[recent_next_] = seconds_per_row;
+    recent_next_ = (recent_next_ + 1) % kWindow;
+    recent_count_ = std::min(recent_count_ + 1, kWindow);
   }
-  const int other = 1 - current_;
-  if (estimate_[other] >= 0.0 && estimate_[other] < kSwitchMargin * estimate_[current_]) current_ = other;
+  if (recent_count_ > 0 && other_ >= 0.0 && other_ < kSwitchMargin * current_estimate()) {
+    // The probe won: its option takes over, judged from its probe until it has
+    // steps of its own; the option left keeps its best recent time.
+    const double left = current_estimate();
+    current_ = 1 - current_;
+    recent_[0] = other_;
+    recent_count_ = 1;
+    recent_next_ = 1;
+    other_ = left;
+    recheck_ = true;  // soon look at the option left once more: one probe can mislead
+  }
   update_interval();
 }
 
 void StepThreads::update_interval() {
-  const double now = estimate_[current_], other = estimate_[1 - current_];
-  if (now <= 0.0 || other < 0.0) {
+  if (recent_count_ == 0 || other_ < 0.0) {
     probe_interval_ = kFirstProbe;
-    return;
+  } else if (recheck_) {
+    probe_interval_ = kMinInterval;
+  } else {
+    const double now = current_estimate();
+    const double steps = kProbeCostRatio * kProbeSteps * std::max(0.0, other_ - now) / now;
+    probe_interval_ = std::clamp(static_cast<std::size_t>(steps), kMinInterval, kMaxInterval);
   }
-  const double steps = kProbeCostRatio * std::max(0.0, other - now) / now;
-  probe_interval_ = std::clamp(static_cast<std::size_t>(steps), kMinInterval, kMaxInterval);
 }
 
 }  // namespace mlpcore
