@@ -47,7 +47,8 @@ void StepThreads::record(int threads, double seconds_per_row) {
   }
   const int option = threads == max_threads_ ? 0 : 1;
   if (option != current_) {
-    if (probe_seen_++ == 1 || (probe_seen_ > 1 && seconds_per_row < probe_best_)) probe_best_ = seconds_per_row;
+    ++probe_seen_;  // the first step of a probe is not counted
+    if (probe_seen_ >= 2) probe_best_ = probe_seen_ == 2 ? seconds_per_row : std::min(probe_best_, seconds_per_row);
     if (probe_left_ > 0 || probe_seen_ < 2) return;  // the probe goes on (or lost its steps to a short batch)
     other_ = probe_best_;
   } else {

@@ -14,8 +14,8 @@
 // - SIMDe's _mm512_fmadd_ps rounds the product and then the sum; VFMADD rounds
 //   once. Ours is fused, as the hardware's.
 // What stays different: with FMA available, GCC may also fuse a separate
-// multiply and add (the epilogue's 1 - y*y, the elementwise loops) into one
-// FMA; the emulation rounds twice there, as the generic build does. And
+// multiply and add (in an epilogue, in the elementwise loops) into one FMA;
+// the emulation rounds twice there, as the generic build does. And
 // elementwise_avx512.cpp has no intrinsics: emulated, it is the portable loops
 // compiled for baseline x86-64, so it checks its source, not AVX-512 codegen.
 #pragma once
