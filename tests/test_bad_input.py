@@ -76,6 +76,35 @@ def test_non_finite_input_found_anywhere(isa, rng, bad):
                 model.predict(Xb)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_non_finite_value_found_in_any_chunk_of_a_large_array(threads, rng):
+    # A large array is checked in chunks of 16384 floats, shared out among
+    # threads: a bad value at either end of any chunk, or in the last partial
+    # one, must be found, and the native check (fit's last guard) names its index.
+    from mlpcore import _core
+
+    model = mc.Sequential([mc.Dense(2)], input_dim=100, seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    chunk = 16384
+    X = rng.standard_normal((5 * chunk // 100 + 7, 100)).astype(np.float32)
+    Y = np.zeros((X.shape[0], 2), np.float32)
+    before = mc.config()["threads"]
+    mc.set_num_threads(threads)
+    try:
+        assert _core.all_finite(X)
+        assert np.isfinite(_core.evaluate(model._net, "mse", X, Y, None)["loss"])
+        for pos in (0, chunk - 1, chunk, 3 * chunk + 5, 4 * chunk - 1, 5 * chunk, X.size - 1):
+            for bad in (np.nan, -np.inf):
+                Xb = X.copy()
+                Xb.flat[pos] = bad
+                assert not _core.all_finite(Xb)
+                kind = "NaN" if np.isnan(bad) else "inf"
+                with pytest.raises(ValueError, match=f"X: expected finite values, found {kind} at flat index {pos}$"):
+                    _core.evaluate(model._net, "mse", Xb, Y, None)
+    finally:
+        mc.set_num_threads(before)
+
+
 def test_labels(model, data):
     X, y = data
     with pytest.raises(ValueError, match=r"y: labels must be in \[0, 3\)"):

@@ -245,8 +245,17 @@ FloatArray as_floats(const char* name, const py::handle& obj, int ndim) {
   return FloatArray::ensure(arr);
 }
 
+// True when no value in [p, p + n) is NaN or infinite. One vectorised pass
+// (threaded for large arrays): max_abs is infinite or NaN exactly when some
+// value is (a scalar isfinite loop, or numpy's, is several times slower).
+bool all_finite(const float* p, std::size_t n) {
+  py::gil_scoped_release release;
+  return std::isfinite(max_abs(n, p));
+}
+
 void require_finite(const char* name, const FloatArray& a) {
   const float* p = a.data();
+  if (all_finite(p, static_cast<std::size_t>(a.size()))) return;  // the index is looked for only on failure
   for (py::ssize_t i = 0, n = a.size(); i < n; ++i) {
     if (!std::isfinite(p[i])) {
       throw py::value_error(std::string(name) + ": expected finite values, found " +
@@ -897,14 +906,6 @@ bool sgd_step_if_finite(Sgd& sgd, Network& net, const py::handle& grads_obj) {
   py::gil_scoped_release release;
   sgd.measure(net.params());  // the weights may have been set since the last step
   return sgd.step_if_finite(net.params(), g.data());
-}
-
-// True when no value in [p, p + n) is NaN or infinite (x * 0 is 0 exactly for finite x).
-// One vectorised pass: the dispatched max_abs is infinite or NaN exactly when
-// some value is (a scalar isfinite loop, or numpy's, is several times slower).
-bool all_finite(const float* p, std::size_t n) {
-  py::gil_scoped_release release;
-  return std::isfinite(kernels().max_abs(n, p));
 }
 
 // For the input checks in Python: X is checked on every predict and fit.

@@ -15,5 +15,8 @@ void bias_activation(Activation act, std::size_t rows, std::size_t cols, const f
 void softmax(std::size_t rows, std::size_t cols, const float* x, float* y);
 // out[j] = sum over rows of x[r, j]; the order of summation is fixed.
 void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out);
+// max |x[i]| (0 for n == 0); infinite or NaN exactly when some value is not
+// finite. Exact, so the same for any thread count.
+float max_abs(std::size_t n, const float* x);
 
 }  // namespace mlpcore

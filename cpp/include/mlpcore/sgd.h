@@ -77,7 +77,6 @@ class Sgd {
   double param_bound_, velocity_bound_;
   AlignedBuffer trial_;  // two chunks: a step computed on copies before it is applied
 
-  float max_abs(const float* x) const;
   bool trial_step(float* params, const float* grads, double& param_max, double& velocity_max);
   bool bounds_clear(double gradient_max, double& param_next, double& velocity_next) const;
   void run_kernel(std::size_t segment, float* params, const float* grads, float* velocity) const;

@@ -6,6 +6,9 @@
 #include "mlpcore/elementwise.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "mlpcore/dispatch.h"
@@ -16,12 +19,14 @@ namespace {
 
 // Roughly the flops of one element of an activation, to size thread counts.
 constexpr double kFlopsPerElement = 20.0;
+// A pass that only reads (a max, a finiteness check) is memory-bound: a few flops an element.
+constexpr double kFlopsPerRead = 2.0;
 constexpr std::size_t kChunk = 1 << 14;  // elements per task: large enough to amortise
 
 template <class Body>
-void for_chunks(std::size_t n, std::size_t chunk, Body body) {
+void for_chunks(std::size_t n, std::size_t chunk, Body body, double flops_per_element = kFlopsPerElement) {
   const std::size_t chunks = (n + chunk - 1) / chunk;
-  const int nt = chunks > 1 ? threads_for(kFlopsPerElement * static_cast<double>(n)) : 1;
+  const int nt = chunks > 1 ? threads_for(flops_per_element * static_cast<double>(n)) : 1;
   if (nt == 1) {  // no OpenMP region: even a one-thread region allocates a team and syncs
     if (n) body(0, n);
     return;
@@ -83,6 +88,25 @@ void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out)
     // Rows are strided by cols: walk them one at a time into a local accumulator.
     for (std::size_t r = 0; r < rows; ++r) kt.column_sums(1, w, x + r * cols + j0, out + j0);
   }
+}
+
+float max_abs(std::size_t n, const float* x) {
+  const KernelTable& kt = kernels();
+  // Non-negative floats (and NaN, as the kernel gives it) order as their bit
+  // patterns do, so the chunks' maxima combine exactly through an atomic max.
+  std::atomic<std::uint32_t> top{0};
+  for_chunks(n, kChunk, [&](std::size_t b, std::size_t e) {
+    const float m = kt.max_abs(e - b, x + b);
+    std::uint32_t bits;
+    std::memcpy(&bits, &m, sizeof bits);
+    std::uint32_t seen = top.load(std::memory_order_relaxed);
+    while (bits > seen && !top.compare_exchange_weak(seen, bits, std::memory_order_relaxed)) {
+    }
+  }, kFlopsPerRead);
+  const std::uint32_t bits = top.load(std::memory_order_relaxed);
+  float m;
+  std::memcpy(&m, &bits, sizeof m);
+  return m;
 }
 
 }  // namespace mlpcore

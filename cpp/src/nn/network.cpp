@@ -107,7 +107,7 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
     const float* in = l == 0 ? x : acts[l - 1];
     if (gradient_bound) {
       // |dW| <= rows max|X| max|dZ|, |db| <= rows max|dZ|, partial sums included.
-      const double in_max = kernels().max_abs(rows * k, in), dz_max = kernels().max_abs(rows * n, delta);
+      const double in_max = max_abs(rows * k, in), dz_max = max_abs(rows * n, delta);
       const double layer = static_cast<double>(rows) * dz_max * std::max(in_max, 1.0);
       bound = layer > bound || !(layer == layer) ? layer : bound;  // NaN (non-finite inputs) wins
     }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "mlpcore/dispatch.h"
+#include "mlpcore/elementwise.h"
 #include "mlpcore/threads.h"
 
 namespace mlpcore {
@@ -108,35 +109,8 @@ void Sgd::step(float* params, const float* grads) {
   ++steps_;
 }
 
-float Sgd::max_abs(const float* x) const {
-  const KernelTable& kt = kernels();
-  const std::size_t pieces = segments_.size();
-  const int nt = pieces > 1 ? threads_for(2.0 * static_cast<double>(size_)) : 1;
-  const Segment* seg = segments_.data();
-  // Non-negative floats (and NaN, as max_abs gives it) order as their bits do,
-  // which OpenMP can reduce: exact whatever the split.
-  auto bits = [](float f) {
-    std::uint32_t b;
-    std::memcpy(&b, &f, sizeof b);
-    return b;
-  };
-  auto piece_max = [&](std::size_t i) { return bits(kt.max_abs(seg[i].size, x + seg[i].begin)); };
-  std::uint32_t m = 0;
-  if (nt > 1) {
-#pragma omp parallel for schedule(dynamic) num_threads(nt) reduction(max : m)
-    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) {
-      m = std::max(m, piece_max(static_cast<std::size_t>(i)));
-    }
-  } else {  // no OpenMP region at all, as in step()
-    for (std::size_t i = 0; i < pieces; ++i) m = std::max(m, piece_max(i));
-  }
-  float f;
-  std::memcpy(&f, &m, sizeof f);
-  return f;  // infinity or NaN when any value is not finite
-}
-
 void Sgd::measure(const float* params) {
-  const float p = max_abs(params), v = max_abs(velocity_.data());
+  const float p = max_abs(size_, params), v = max_abs(size_, velocity_.data());
   param_bound_ = std::isfinite(p) ? p : kUnknown;
   velocity_bound_ = std::isfinite(v) ? v : kUnknown;
 }
@@ -191,7 +165,7 @@ bool Sgd::bounds_clear(double g, double& param_next, double& velocity_next) cons
 bool Sgd::step_if_finite(float* params, const float* grads, double gradient_bound) {
   double param, velocity;
   if (!bounds_clear(gradient_bound, param, velocity)) {
-    const float g_max = max_abs(grads);  // exact, where the given bound was loose or missing
+    const float g_max = max_abs(size_, grads);  // exact, where the given bound was loose or missing
     if (!std::isfinite(g_max)) return false;
     if (!bounds_clear(g_max, param, velocity) && !trial_step(params, grads, param, velocity)) return false;
   }
