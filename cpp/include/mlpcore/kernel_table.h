@@ -52,10 +52,18 @@ using SgemmMicroKernel = void (*)(std::size_t kc, const float* a, std::ptrdiff_t
 using SgemmPackB = void (*)(bool trans, const float* b, std::size_t ldb, std::size_t cols,
                             std::size_t kb, float* dst);
 
+// Packs rows [0, rows) (rows <= mr) of columns [0, kb) of op(A) into dst as kb
+// steps of mr floats (one column of the sliver per step), zero-padding rows
+// rows..mr-1. a points at op(A)'s element (i0, p0); trans says A is stored
+// transposed (op(A)(i, p) = a[p * lda + i]).
+using SgemmPackA = void (*)(bool trans, const float* a, std::size_t lda, std::size_t rows,
+                            std::size_t kb, float* dst);
+
 struct KernelTable {
   Isa isa;
   GemmBlocking sgemm_blocking;
   SgemmMicroKernel sgemm_ukr;
+  SgemmPackA sgemm_pack_a;
   SgemmPackB sgemm_pack_b;
 
   // y[i] = act(x[i] + bias[i % cols]) over a rows x cols block with row stride ld.

@@ -1,8 +1,8 @@
 // The one GEMM driver (BLIS's five loops): for each nc-wide block of columns
 // and kc-deep slice of the shared dimension, B is packed into nr-wide slivers
 // (by the ISA's packing routine, which absorbs the transpose); for each mc-tall
-// block of rows, A is packed into mr-tall slivers when it is reused enough to
-// pay for it, else read in place through strides; then the dispatched
+// block of rows, A is packed into mr-tall slivers (likewise) when it is reused
+// enough to pay for it, else read in place through strides; then the dispatched
 // micro-kernel computes every mr x nr tile and applies the epilogue on the last
 // k slice. Threads take disjoint blocks of C (never a split of the shared
 // dimension) and run the same loops on them, so each element of C is summed
@@ -19,60 +19,6 @@
 
 namespace mlpcore {
 namespace {
-
-// A full sliver of MR rows of op(A), one column (MR floats) per step. With MR
-// fixed the inner loop unrolls and the MR source pointers stay in registers:
-// about twice as fast as a loop over a run-time mr (measured 0.3 vs 0.6-0.8 ns
-// an element for 1024 x 784 on Zen 3), and packing A is a tenth of a large product.
-template <int MR>
-void pack_a_full(const float* a, std::size_t lda, bool trans, std::size_t i0, std::size_t p0,
-                 std::size_t kb, float* dst) {
-  if (trans) {  // A stored k x m: a sliver column is contiguous
-    for (std::size_t p = 0; p < kb; ++p) {
-      const float* src = a + (p0 + p) * lda + i0;
-      for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i];
-    }
-    return;
-  }
-  const float* src[MR];
-  for (int i = 0; i < MR; ++i) src[i] = a + (i0 + i) * lda + p0;
-  for (std::size_t p = 0; p < kb; ++p) {
-    for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i][p];
-  }
-}
-
-// Copies rows [i0, i0 + mr) x columns [p0, p0 + kb) of op(A) into dst, one
-// column of the sliver (mr floats) per step; rows past m are zero.
-void pack_a_sliver(const float* a, std::size_t lda, bool trans, std::size_t m, std::size_t i0,
-                   std::size_t p0, std::size_t kb, int mr, float* dst) {
-  const std::size_t rows = std::min<std::size_t>(mr, m - i0);
-  if (rows == static_cast<std::size_t>(mr)) {
-    switch (mr) {  // the micro-kernel heights of the ISAs
-      case 4: return pack_a_full<4>(a, lda, trans, i0, p0, kb, dst);
-      case 6: return pack_a_full<6>(a, lda, trans, i0, p0, kb, dst);
-      case 8: return pack_a_full<8>(a, lda, trans, i0, p0, kb, dst);
-      case 12: return pack_a_full<12>(a, lda, trans, i0, p0, kb, dst);
-      default: break;
-    }
-  }
-  if (trans) {  // A stored k x m: a sliver column is contiguous
-    for (std::size_t p = 0; p < kb; ++p) {
-      const float* src = a + (p0 + p) * lda + i0;
-      float* d = dst + p * mr;
-      std::size_t i = 0;
-      for (; i < rows; ++i) d[i] = src[i];
-      for (; i < static_cast<std::size_t>(mr); ++i) d[i] = 0.0f;
-    }
-  } else {  // A stored m x k: walk each row, scatter into the sliver
-    for (std::size_t i = 0; i < rows; ++i) {
-      const float* src = a + (i0 + i) * lda + p0;
-      for (std::size_t p = 0; p < kb; ++p) dst[p * mr + i] = src[p];
-    }
-    for (std::size_t i = rows; i < static_cast<std::size_t>(mr); ++i) {
-      for (std::size_t p = 0; p < kb; ++p) dst[p * mr + i] = 0.0f;
-    }
-  }
-}
 
 std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
@@ -207,9 +153,10 @@ void sgemm_serial(const KernelTable& kt, bool ta, bool tb, std::size_t m, std::s
         const std::size_t mb = std::min(mc, m - ic);
         const std::size_t m_slivers = ceil_div(mb, mr);
         if (pack_a) {
-          for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(m_slivers); ++s) {
-            pack_a_sliver(a, lda, ta, m, ic + s * mr, pc, kb, static_cast<int>(mr),
-                          a_pack + s * mr * kb);
+          for (std::size_t s = 0; s < m_slivers; ++s) {
+            const std::size_t i0 = ic + s * mr;
+            kt.sgemm_pack_a(ta, ta ? a + pc * lda + i0 : a + i0 * lda + pc, lda,
+                            std::min(mr, m - i0), kb, a_pack + s * mr * kb);
           }
         }
 

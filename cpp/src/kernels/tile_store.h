@@ -1,6 +1,6 @@
 // Shared pieces of the GEMM micro-kernel files, included by each one inside its
 // anonymous namespace (so every ISA gets its own copy, compiled with its own
-// flags): the scalar tile store with the epilogue, and the portable B packing.
+// flags): the scalar tile store with the epilogue, and the portable sliver packing.
 // No std:: inline functions here (see elementwise_impl.h for why).
 // (The including file includes <cstddef> and mlpcore/kernel_table.h first.)
 
@@ -41,21 +41,25 @@ inline void store_tile(const float* acc, int nr, float* c, std::ptrdiff_t ldc, i
   }
 }
 
-// Portable B packing (SgemmPackB) for a tile NR columns wide. The untransposed
-// case copies rows; the transposed one reads kBlock consecutive values of each
-// stored row and writes them out as kBlock packed rows, so both sides stream.
-template <int NR>
-void pack_b_portable(bool trans, const float* __restrict b, std::size_t ldb, std::size_t cols,
-                     std::size_t kb, float* __restrict dst) {
+// Portable sliver packing: kb steps of W floats, step p holding op(M)(p, j)
+// for j < cols and zeros after, where op(M)(p, j) = m[p * ld + j], or
+// m[j * ld + p] when trans. B's sliver (SgemmPackB) is M = B; A's sliver
+// (SgemmPackA) is M = op(A)^T, so its trans is the opposite of A's. The
+// untransposed case copies rows; the transposed one reads kBlock consecutive
+// values of each stored row and writes them out as kBlock packed steps, so
+// both sides stream.
+template <int W>
+void pack_sliver_portable(bool trans, const float* __restrict m, std::size_t ld, std::size_t cols,
+                          std::size_t kb, float* __restrict dst) {
   if (!trans) {
-    for (std::size_t p = 0; p < kb; ++p, dst += NR) {
-      const float* src = b + p * ldb;
-      if (cols == static_cast<std::size_t>(NR)) {
-        for (int j = 0; j < NR; ++j) dst[j] = src[j];
+    for (std::size_t p = 0; p < kb; ++p, dst += W) {
+      const float* src = m + p * ld;
+      if (cols == static_cast<std::size_t>(W)) {
+        for (int j = 0; j < W; ++j) dst[j] = src[j];
       } else {
         std::size_t j = 0;
         for (; j < cols; ++j) dst[j] = src[j];
-        for (; j < static_cast<std::size_t>(NR); ++j) dst[j] = 0.0f;
+        for (; j < static_cast<std::size_t>(W); ++j) dst[j] = 0.0f;
       }
     }
     return;
@@ -63,19 +67,19 @@ void pack_b_portable(bool trans, const float* __restrict b, std::size_t ldb, std
   constexpr std::size_t kBlock = 8;
   std::size_t p = 0;
   for (; p + kBlock <= kb; p += kBlock) {
-    float* d = dst + p * NR;
+    float* d = dst + p * W;
     for (std::size_t j = 0; j < cols; ++j) {
-      const float* src = b + j * ldb + p;
-      for (std::size_t q = 0; q < kBlock; ++q) d[q * NR + j] = src[q];
+      const float* src = m + j * ld + p;
+      for (std::size_t q = 0; q < kBlock; ++q) d[q * W + j] = src[q];
     }
-    for (std::size_t j = cols; j < static_cast<std::size_t>(NR); ++j) {
-      for (std::size_t q = 0; q < kBlock; ++q) d[q * NR + j] = 0.0f;
+    for (std::size_t j = cols; j < static_cast<std::size_t>(W); ++j) {
+      for (std::size_t q = 0; q < kBlock; ++q) d[q * W + j] = 0.0f;
     }
   }
   for (; p < kb; ++p) {
-    float* d = dst + p * NR;
+    float* d = dst + p * W;
     std::size_t j = 0;
-    for (; j < cols; ++j) d[j] = b[j * ldb + p];
-    for (; j < static_cast<std::size_t>(NR); ++j) d[j] = 0.0f;
+    for (; j < cols; ++j) d[j] = m[j * ld + p];
+    for (; j < static_cast<std::size_t>(W); ++j) d[j] = 0.0f;
   }
 }

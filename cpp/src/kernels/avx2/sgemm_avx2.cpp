@@ -10,7 +10,7 @@
 
 namespace {
 #include "../tile_store.h"
-#include "../pack_b_x86.h"
+#include "../pack_x86.h"
 
 constexpr int kMR = 6;
 constexpr int kNR = 16;
@@ -134,9 +134,15 @@ void sgemm_ukr_avx2_6x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a, st
   }
 }
 
+// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+void sgemm_pack_a_avx2(bool trans, const float* a, std::size_t lda, std::size_t rows,
+                       std::size_t kb, float* dst) {
+  pack_sliver_x86<kMR>(!trans, a, lda, rows, kb, dst);
+}
+
 void sgemm_pack_b_avx2(bool trans, const float* b, std::size_t ldb, std::size_t cols,
                        std::size_t kb, float* dst) {
-  pack_b_x86<kNR>(trans, b, ldb, cols, kb, dst);
+  pack_sliver_x86<kNR>(trans, b, ldb, cols, kb, dst);
 }
 
 }  // namespace
@@ -145,6 +151,7 @@ namespace mlpcore {
 
 void fill_sgemm_avx2(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_avx2_6x16;
+  table.sgemm_pack_a = sgemm_pack_a_avx2;
   table.sgemm_pack_b = sgemm_pack_b_avx2;
   // kc: a 16 x 256 B sliver (16 KiB) stays in a 32 KiB L1; mc: a 144 x 256
   // A block (144 KiB) in L2; nc: a 256 x 2048 B panel (2 MiB) in L3.

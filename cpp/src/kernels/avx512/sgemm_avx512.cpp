@@ -10,7 +10,7 @@
 
 namespace {
 #include "../tile_store.h"
-#include "../pack_b_x86.h"
+#include "../pack_x86.h"
 
 constexpr int kMR = 12;
 constexpr int kNR = 32;
@@ -98,9 +98,15 @@ void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
   }
 }
 
+// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+void sgemm_pack_a_avx512(bool trans, const float* a, std::size_t lda, std::size_t rows,
+                         std::size_t kb, float* dst) {
+  pack_sliver_x86<kMR>(!trans, a, lda, rows, kb, dst);
+}
+
 void sgemm_pack_b_avx512(bool trans, const float* b, std::size_t ldb, std::size_t cols,
                          std::size_t kb, float* dst) {
-  pack_b_x86<kNR>(trans, b, ldb, cols, kb, dst);
+  pack_sliver_x86<kNR>(trans, b, ldb, cols, kb, dst);
 }
 
 }  // namespace
@@ -109,6 +115,7 @@ namespace mlpcore {
 
 void fill_sgemm_avx512(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_avx512_12x32;
+  table.sgemm_pack_a = sgemm_pack_a_avx512;
   table.sgemm_pack_b = sgemm_pack_b_avx512;
   // kc: a 32 x 256 B sliver (32 KiB) stays in a 48 KiB L1; mc: a 192 x 256
   // A block (192 KiB) in L2; nc: a 256 x 4096 B panel (4 MiB) in L3.

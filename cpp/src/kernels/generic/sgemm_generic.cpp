@@ -32,9 +32,15 @@ void sgemm_ukr_generic_4x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
   store_tile(&acc[0][0], kNR, c, ldc, m, n, alpha, beta, ep);
 }
 
+// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+void sgemm_pack_a_generic(bool trans, const float* a, std::size_t lda, std::size_t rows,
+                          std::size_t kb, float* dst) {
+  pack_sliver_portable<kMR>(!trans, a, lda, rows, kb, dst);
+}
+
 void sgemm_pack_b_generic(bool trans, const float* b, std::size_t ldb, std::size_t cols,
                           std::size_t kb, float* dst) {
-  pack_b_portable<kNR>(trans, b, ldb, cols, kb, dst);
+  pack_sliver_portable<kNR>(trans, b, ldb, cols, kb, dst);
 }
 
 }  // namespace
@@ -43,6 +49,7 @@ namespace mlpcore {
 
 void fill_sgemm_generic(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_generic_4x16;
+  table.sgemm_pack_a = sgemm_pack_a_generic;
   table.sgemm_pack_b = sgemm_pack_b_generic;
   table.sgemm_blocking = GemmBlocking{kMR, kNR, 128, 256, 2048};
 }

@@ -62,9 +62,15 @@ void sgemm_ukr_neon_8x12(std::size_t kc, const float* a, std::ptrdiff_t rs_a, st
   store_tile(tile, kNR, c, ldc, m, n, alpha, beta, ep);
 }
 
+// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+void sgemm_pack_a_neon(bool trans, const float* a, std::size_t lda, std::size_t rows,
+                       std::size_t kb, float* dst) {
+  pack_sliver_portable<kMR>(!trans, a, lda, rows, kb, dst);
+}
+
 void sgemm_pack_b_neon(bool trans, const float* b, std::size_t ldb, std::size_t cols,
                        std::size_t kb, float* dst) {
-  pack_b_portable<kNR>(trans, b, ldb, cols, kb, dst);
+  pack_sliver_portable<kNR>(trans, b, ldb, cols, kb, dst);
 }
 
 }  // namespace
@@ -73,6 +79,7 @@ namespace mlpcore {
 
 void fill_sgemm_neon(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_neon_8x12;
+  table.sgemm_pack_a = sgemm_pack_a_neon;
   table.sgemm_pack_b = sgemm_pack_b_neon;
   table.sgemm_blocking = GemmBlocking{kMR, kNR, 128, 256, 2048};
 }
