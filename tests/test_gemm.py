@@ -219,8 +219,10 @@ def run_all(rng_seed, threads):
     mc.set_num_threads(threads)
     rng = np.random.default_rng(rng_seed)
     out = []
+    # Split by rows (B packed once by all threads: several k slices, or several
+    # column panels as in (200, 4150, 40)) and by columns.
     for (m, n, k), (ta, tb) in zip([(256, 256, 600), (784, 512, 32), (32, 784, 512), (512, 10, 256),
-                                    (1000, 7, 50), (5, 3000, 40)], TRANS + TRANS[:2]):
+                                    (1000, 7, 50), (5, 3000, 40), (200, 4150, 40)], TRANS + TRANS[:3]):
         a, b = operands(rng, m, n, k, ta, tb)
         out.append(mc.ops.matmul(a, b, trans_a=ta, trans_b=tb))
         y = np.tanh(rng.standard_normal((m, n))).astype(np.float32)

@@ -11,7 +11,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <stdexcept>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#include <immintrin.h>  // _mm_pause
+#endif
 
 #include "mlpcore/aligned_buffer.h"
 #include "mlpcore/dispatch.h"
@@ -96,136 +102,260 @@ bool should_pack_a(std::size_t m, std::size_t n, const GemmBlocking& bl) {
   return true;
 }
 
-// The whole product on the calling thread (BLIS's five loops), with this
-// thread's packing buffers. Parallel calls give each thread its own block of C.
-void sgemm_serial(const KernelTable& kt, bool ta, bool tb, std::size_t m, std::size_t n,
-                  std::size_t k, float alpha, const float* a, std::size_t lda, const float* b,
-                  std::size_t ldb, float beta, float* c, std::size_t ldc, const Epilogue& ep) {
-  const GemmBlocking bl = kt.sgemm_blocking;
-  const std::size_t mr = bl.mr, nr = bl.nr;
-  const std::size_t mc = balanced_block(m, bl.mc, mr);
-  const std::size_t nc = balanced_block(n, bl.nc, nr);
-  const std::size_t kc = balanced_block(k, bl.kc, 1);
-  const bool pack_a = should_pack_a(m, n, bl);
-  const bool any_epilogue = has_epilogue(ep);
+// One product and its epilogue, as sgemm was given them.
+struct Product {
+  bool ta, tb;
+  std::size_t m, n, k;
+  float alpha;
+  const float* a;
+  std::size_t lda;
+  const float* b;
+  std::size_t ldb;
+  float beta;
+  float* c;
+  std::size_t ldc;
+  Epilogue ep;
+};
+
+// Packing space belongs to the calling thread, so concurrent calls (predict
+// from several Python threads) never share it; it only grows.
+AlignedBuffer& thread_a_buffer() {
+  thread_local AlignedBuffer buffer;
+  return buffer;
+}
+
+AlignedBuffer& thread_b_buffer() {
+  thread_local AlignedBuffer buffer;
+  return buffer;
+}
+
+// How k and the columns are cut into panels of B. k is cut the same way for
+// every block of C, so each element of C is summed in the same order.
+struct Panels {
+  std::size_t kc, nc;
+};
+
+Panels plan_panels(const GemmBlocking& bl, std::size_t n, std::size_t k) {
+  return {balanced_block(k, static_cast<std::size_t>(bl.kc), 1),
+          balanced_block(n, static_cast<std::size_t>(bl.nc), static_cast<std::size_t>(bl.nr))};
+}
+
+// Packs slivers [s0, s1) of the panel of op(B) at column jc and k offset pc
+// (kb deep) into b_pack, adding each sliver's column sums into
+// ep.b_column_sums when asked (summed while the packed sliver is in L1; each
+// column by whoever packs its sliver, k slices in order).
+void pack_b_slivers(const KernelTable& kt, const Product& pr, std::size_t jc, std::size_t pc,
+                    std::size_t kb, std::size_t s0, std::size_t s1, float* b_pack) {
+  const std::size_t nr = kt.sgemm_blocking.nr;
+  for (std::size_t s = s0; s < s1; ++s) {
+    const std::size_t j0 = jc + s * nr, cols = std::min(nr, pr.n - j0);
+    float* dst = b_pack + s * nr * kb;
+    kt.sgemm_pack_b(pr.tb, pr.tb ? pr.b + j0 * pr.ldb + pc : pr.b + pc * pr.ldb + j0, pr.ldb, cols,
+                    kb, dst);
+    if (pr.ep.b_column_sums) {
+      float partial[64] = {};
+      kt.column_sums(kb, nr, dst, partial);
+      for (std::size_t j = 0; j < cols; ++j) pr.ep.b_column_sums[j0 + j] += partial[j];
+    }
+  }
+}
+
+// Rows [ic, ic + mb) of C against one packed panel of op(B) (columns jc..jc +
+// nb, k offset pc, kb deep): A's rows packed into this thread's buffer when
+// pack_a, else read in place; then every tile, in column-sliver-major order so
+// that each packed B sliver is reused across consecutive row tiles while it is
+// in L1; the epilogue on the last k slice.
+void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std::size_t mb,
+                   std::size_t jc, std::size_t nb, std::size_t pc, std::size_t kb, bool pack_a,
+                   const float* b_pack) {
+  const std::size_t mr = kt.sgemm_blocking.mr, nr = kt.sgemm_blocking.nr;
+  const Epilogue& ep = pr.ep;
+  const float beta_here = pc == 0 ? pr.beta : 1.0f;
+  const bool finish = pc + kb == pr.k && has_epilogue(ep);
   // Sigmoid and tanh go through the vectorised elementwise code after the
   // micro-kernel's store; bias, ReLU and derivatives stay in its registers.
   const bool act_after_store =
       !ep.act_output && (ep.act == Activation::sigmoid || ep.act == Activation::tanh);
-  float* col_sums = ep.b_column_sums;
-  if (col_sums) std::fill(col_sums, col_sums + n, 0.0f);
-
-  // Packing space belongs to the calling thread, so concurrent calls (predict
-  // from several Python threads) never share it; it only grows.
-  thread_local AlignedBuffer a_buffer, b_buffer;
-  if (pack_a) a_buffer.resize(mc * kc);
-  b_buffer.resize(kc * nc);
-  float* a_pack = a_buffer.data();
-  float* b_pack = b_buffer.data();
-
-  const std::ptrdiff_t ldc_s = static_cast<std::ptrdiff_t>(ldc);
+  const std::size_t m_slivers = ceil_div(mb, mr);
+  float* a_pack = nullptr;
+  if (pack_a) {
+    AlignedBuffer& buffer = thread_a_buffer();
+    buffer.resize(m_slivers * mr * kb);
+    a_pack = buffer.data();
+    for (std::size_t s = 0; s < m_slivers; ++s) {
+      const std::size_t i0 = ic + s * mr;
+      kt.sgemm_pack_a(pr.ta, pr.ta ? pr.a + pc * pr.lda + i0 : pr.a + i0 * pr.lda + pc, pr.lda,
+                      std::min(mr, pr.m - i0), kb, a_pack + s * mr * kb);
+    }
+  }
   // Strides of A in place: element (i, p) of op(A) at a[i * rs + p * cs].
-  const std::ptrdiff_t rs_a = ta ? 1 : static_cast<std::ptrdiff_t>(lda);
-  const std::ptrdiff_t cs_a = ta ? static_cast<std::ptrdiff_t>(lda) : 1;
-
-  for (std::size_t jc = 0; jc < n; jc += nc) {
-    const std::size_t nb = std::min(nc, n - jc);
-    const std::size_t n_slivers = ceil_div(nb, nr);
-    for (std::size_t pc = 0; pc < k; pc += kc) {
-      const std::size_t kb = std::min(kc, k - pc);
-      const float beta_here = pc == 0 ? beta : 1.0f;
-      const bool last_slice = pc + kb == k;
-
-      for (std::ptrdiff_t s = 0; s < static_cast<std::ptrdiff_t>(n_slivers); ++s) {
-        const std::size_t j0 = jc + static_cast<std::size_t>(s) * nr;
-        const std::size_t cols = std::min(nr, n - j0);
-        float* dst = b_pack + static_cast<std::size_t>(s) * nr * kb;
-        kt.sgemm_pack_b(tb, tb ? b + j0 * ldb + pc : b + pc * ldb + j0, ldb, cols, kb, dst);
-        if (col_sums) {
-          // The packed sliver is in L1; each column is summed in p order by one thread.
-          float partial[64] = {};
-          kt.column_sums(kb, nr, dst, partial);
-          for (std::size_t j = 0; j < cols; ++j) col_sums[j0 + j] += partial[j];
+  const std::ptrdiff_t rs_a = pr.ta ? 1 : static_cast<std::ptrdiff_t>(pr.lda);
+  const std::ptrdiff_t cs_a = pr.ta ? static_cast<std::ptrdiff_t>(pr.lda) : 1;
+  const std::ptrdiff_t ldc = static_cast<std::ptrdiff_t>(pr.ldc);
+  const RowTiles row_tiles = plan_row_tiles(mb, mr, pack_a);
+  const std::size_t n_slivers = ceil_div(nb, nr);
+  for (std::size_t jr = 0; jr < n_slivers; ++jr) {
+    const std::size_t col = jc + jr * nr;
+    const int tn = static_cast<int>(std::min(nr, pr.n - col));
+    const float* bt = b_pack + jr * nr * kb;
+    for (std::size_t ir = 0; ir < row_tiles.count; ++ir) {
+      const std::size_t row = ic + row_tiles.start(ir);
+      const int tm = static_cast<int>(row_tiles.height(ir));
+      float* ct = pr.c + row * pr.ldc + col;
+      TileEpilogue te;
+      if (finish) {
+        te.bias = ep.bias ? ep.bias + col : nullptr;
+        te.relu = !ep.act_output && ep.act == Activation::relu;
+        if (ep.act_output) {
+          te.derivative = ep.act;
+          te.y = ep.act_output + row * ep.ld_act_output + col;
+          te.ld_y = static_cast<std::ptrdiff_t>(ep.ld_act_output);
         }
       }
-
-      for (std::size_t ic = 0; ic < m; ic += mc) {
-        const std::size_t mb = std::min(mc, m - ic);
-        const std::size_t m_slivers = ceil_div(mb, mr);
-        if (pack_a) {
-          for (std::size_t s = 0; s < m_slivers; ++s) {
-            const std::size_t i0 = ic + s * mr;
-            kt.sgemm_pack_a(ta, ta ? a + pc * lda + i0 : a + i0 * lda + pc, lda,
-                            std::min(mr, m - i0), kb, a_pack + s * mr * kb);
-          }
-        }
-
-        const RowTiles row_tiles = plan_row_tiles(mb, mr, pack_a);
-        const bool finish = last_slice && any_epilogue;
-        // Tiles in column-sliver-major order: each packed B sliver is reused
-        // across consecutive row tiles while it is in L1.
-        for (std::size_t jr = 0; jr < n_slivers; ++jr) {
-          const std::size_t col = jc + jr * nr;
-          const int tn = static_cast<int>(std::min(nr, n - col));
-          const float* bt = b_pack + jr * nr * kb;
-          for (std::size_t ir = 0; ir < row_tiles.count; ++ir) {
-            const std::size_t row = ic + row_tiles.start(ir);
-            const int tm = static_cast<int>(row_tiles.height(ir));
-            float* ct = c + row * ldc + col;
-            TileEpilogue te;
-            if (finish) {
-              te.bias = ep.bias ? ep.bias + col : nullptr;
-              te.relu = !ep.act_output && ep.act == Activation::relu;
-              if (ep.act_output) {
-                te.derivative = ep.act;
-                te.y = ep.act_output + row * ep.ld_act_output + col;
-                te.ld_y = static_cast<std::ptrdiff_t>(ep.ld_act_output);
-              }
-            }
-            const float* at = pack_a ? a_pack + ir * mr * kb
-                                     : a + (ta ? pc * lda + row : row * lda + pc);
-            kt.sgemm_ukr(kb, at, pack_a ? 1 : rs_a, pack_a ? static_cast<std::ptrdiff_t>(mr) : cs_a,
-                         bt, ct, ldc_s, tm, tn, alpha, beta_here, finish ? &te : nullptr);
-            if (finish && act_after_store) {
-              kt.bias_act_rows(ep.act, static_cast<std::size_t>(tm), static_cast<std::size_t>(tn),
-                               nullptr, ct, ldc_s);
-            }
-          }
-        }
+      const float* at = pack_a ? a_pack + ir * mr * kb
+                               : pr.a + (pr.ta ? pc * pr.lda + row : row * pr.lda + pc);
+      kt.sgemm_ukr(kb, at, pack_a ? 1 : rs_a, pack_a ? static_cast<std::ptrdiff_t>(mr) : cs_a, bt,
+                   ct, ldc, tm, tn, pr.alpha, beta_here, finish ? &te : nullptr);
+      if (finish && act_after_store) {
+        kt.bias_act_rows(ep.act, static_cast<std::size_t>(tm), static_cast<std::size_t>(tn),
+                         nullptr, ct, ldc);
       }
     }
   }
 }
 
-// How a product is cut into blocks of C for threads: whole micro-tile slivers
-// of columns or of rows, a few blocks per thread so that one slowed thread
-// costs little. Blocks never share packing, so the cut follows what a block
-// must pack again: a column block repacks A when A is packed (a large m), a row
-// block repacks all of B (so row blocks are fewer and taller).
+// The whole product on the calling thread (BLIS's five loops).
+void sgemm_serial(const KernelTable& kt, const Product& pr) {
+  const GemmBlocking& bl = kt.sgemm_blocking;
+  const Panels panels = plan_panels(bl, pr.n, pr.k);
+  const std::size_t mc = balanced_block(pr.m, static_cast<std::size_t>(bl.mc), static_cast<std::size_t>(bl.mr));
+  const bool pack_a = should_pack_a(pr.m, pr.n, bl);
+  if (pr.ep.b_column_sums) std::fill(pr.ep.b_column_sums, pr.ep.b_column_sums + pr.n, 0.0f);
+  AlignedBuffer& b_buffer = thread_b_buffer();
+  b_buffer.resize(panels.kc * panels.nc);
+  for (std::size_t jc = 0; jc < pr.n; jc += panels.nc) {
+    const std::size_t nb = std::min(panels.nc, pr.n - jc);
+    for (std::size_t pc = 0; pc < pr.k; pc += panels.kc) {
+      const std::size_t kb = std::min(panels.kc, pr.k - pc);
+      pack_b_slivers(kt, pr, jc, pc, kb, 0, ceil_div(nb, static_cast<std::size_t>(bl.nr)), b_buffer.data());
+      for (std::size_t ic = 0; ic < pr.m; ic += mc) {
+        multiply_rows(kt, pr, ic, std::min(mc, pr.m - ic), jc, nb, pc, kb, pack_a, b_buffer.data());
+      }
+    }
+  }
+}
+
+// Pause inside a spin-wait (lets a sibling hyperthread run).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+  _mm_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// Waits until `count` reaches `target`: work that other threads have already
+// claimed and are doing. Spins briefly, then gives the core away between checks.
+void wait_for(const std::atomic<std::size_t>& count, std::size_t target) {
+  for (int spins = 0; count.load(std::memory_order_acquire) < target; ++spins) {
+    if (spins < 4096) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+// One panel of B at a time, shared by the team: its slivers are claimed and
+// packed, then blocks of rows are claimed and multiplied against it.
+struct PanelWork {
+  std::atomic<std::size_t> pack_next{0}, packed{0}, rows_next{0}, rows_done{0};
+};
+
+// Zeroed counters for `count` panels: the calling thread's, kept between calls
+// (a training step allocates nothing once they have grown).
+PanelWork* panel_work(std::size_t count) {
+  thread_local std::unique_ptr<PanelWork[]> work;
+  thread_local std::size_t capacity = 0;
+  if (count > capacity) {
+    work.reset(new PanelWork[count]);
+    capacity = count;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::atomic<std::size_t>* c : {&work[i].pack_next, &work[i].packed, &work[i].rows_next, &work[i].rows_done}) {
+      c->store(0, std::memory_order_relaxed);
+    }
+  }
+  return work.get();
+}
+
+// The product split by rows among `team` threads, with B packed once (into
+// the calling thread's buffer) by all of them together. A thread waits only for
+// work that others have claimed (every sliver of a panel packed before any row
+// block reads it; every row block done before the next panel overwrites it),
+// never for a thread that has not arrived, so one slowed by another process
+// simply claims less. Row blocks are whole mr slivers, about four per thread
+// and at most mc rows, and each packs its own rows of A: nothing is packed
+// twice. Every element is computed as in sgemm_serial (same k slices, same
+// kernel calls), so the result is bitwise the same.
+void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team) {
+  const GemmBlocking& bl = kt.sgemm_blocking;
+  const std::size_t mr = bl.mr, nr = bl.nr;
+  const Panels panels = plan_panels(bl, pr.n, pr.k);
+  const bool pack_a = should_pack_a(pr.m, pr.n, bl);
+  const std::size_t m_slivers = ceil_div(pr.m, mr);
+  const std::size_t block_slivers = std::max<std::size_t>(
+      1, std::min(static_cast<std::size_t>(bl.mc) / mr, ceil_div(m_slivers, 4 * static_cast<std::size_t>(team))));
+  const std::size_t row_blocks = ceil_div(m_slivers, block_slivers);
+  const std::size_t panel_count = ceil_div(pr.n, panels.nc) * ceil_div(pr.k, panels.kc);
+  PanelWork* work = panel_work(panel_count);
+  AlignedBuffer& b_buffer = thread_b_buffer();
+  b_buffer.resize(panels.kc * panels.nc);
+  float* b_pack = b_buffer.data();
+  if (pr.ep.b_column_sums) std::fill(pr.ep.b_column_sums, pr.ep.b_column_sums + pr.n, 0.0f);
+
+#pragma omp parallel num_threads(team)
+  {
+    std::size_t panel = 0;
+    for (std::size_t jc = 0; jc < pr.n; jc += panels.nc) {
+      const std::size_t nb = std::min(panels.nc, pr.n - jc), n_slivers = ceil_div(nb, nr);
+      for (std::size_t pc = 0; pc < pr.k; pc += panels.kc, ++panel) {
+        const std::size_t kb = std::min(panels.kc, pr.k - pc);
+        PanelWork& w = work[panel];
+        for (std::size_t s = w.pack_next.fetch_add(1, std::memory_order_relaxed); s < n_slivers;
+             s = w.pack_next.fetch_add(1, std::memory_order_relaxed)) {
+          pack_b_slivers(kt, pr, jc, pc, kb, s, s + 1, b_pack);
+          w.packed.fetch_add(1, std::memory_order_release);
+        }
+        wait_for(w.packed, n_slivers);
+        for (std::size_t blk = w.rows_next.fetch_add(1, std::memory_order_relaxed); blk < row_blocks;
+             blk = w.rows_next.fetch_add(1, std::memory_order_relaxed)) {
+          const std::size_t i0 = blk * block_slivers * mr;
+          multiply_rows(kt, pr, i0, std::min(block_slivers * mr, pr.m - i0), jc, nb, pc, kb, pack_a, b_pack);
+          w.rows_done.fetch_add(1, std::memory_order_release);
+        }
+        if (panel + 1 < panel_count) wait_for(w.rows_done, row_blocks);  // the last: the region's end waits
+      }
+    }
+  }
+}
+
+// How a product is cut among threads: by rows (B packed once, shared) when A
+// is packed (a large m) or B is too narrow to share out by columns; otherwise
+// into blocks of whole nr-wide column slivers, a few per thread, each run as a
+// product of its own (A read in place, so column blocks share nothing).
 struct Split {
-  bool by_columns;
-  std::size_t slivers;  // of columns (nr wide) or of rows (mr tall)
-  std::size_t blocks;   // slivers are dealt to blocks as evenly as integers allow
+  bool by_rows;
+  std::size_t column_blocks;  // when by columns: slivers dealt to blocks as evenly as integers allow
 };
 
 Split plan_split(std::size_t m, std::size_t n, int nthreads, const GemmBlocking& bl) {
   constexpr std::size_t kBlocksPerThread = 4;
-  const std::size_t mr = bl.mr, nr = bl.nr;
-  const std::size_t n_slivers = ceil_div(n, nr), m_slivers = ceil_div(m, mr);
+  const std::size_t n_slivers = ceil_div(n, static_cast<std::size_t>(bl.nr));
+  if (should_pack_a(m, n, bl) || n_slivers < static_cast<std::size_t>(nthreads)) return {true, 0};
+  // Keep each column block at least two slivers wide for the micro-kernel's B reuse.
   const std::size_t want = static_cast<std::size_t>(nthreads) * kBlocksPerThread;
-  const bool rows_first = should_pack_a(m, n, bl) || n_slivers < static_cast<std::size_t>(nthreads);
-  if (!rows_first) {
-    // A is read in place: column blocks share nothing, so only keep each at
-    // least two slivers wide for the micro-kernel's B reuse.
-    return {true, n_slivers, std::max<std::size_t>(1, std::min(want, n_slivers / 2))};
-  }
-  // Row blocks: each repacks all of B (measured: 8 blocks of 128 rows spent 8%
-  // of a 1024 x 784 x 512 product packing B), so keep them at least 2 mc tall,
-  // and a multiple of the thread count so that equal blocks share out evenly.
-  const std::size_t per_thread = std::min(
-      kBlocksPerThread, std::max<std::size_t>(1, m / (2 * static_cast<std::size_t>(bl.mc) * nthreads)));
-  const std::size_t blocks = std::min(m_slivers, per_thread * static_cast<std::size_t>(nthreads));
-  return {false, m_slivers, blocks};
+  return {false, std::max<std::size_t>(1, std::min(want, n_slivers / 2))};
 }
 
 }  // namespace
@@ -244,16 +374,20 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
     if (m != 0) scale_and_finish(m, n, beta, c, ldc, ep, kt);
     return;
   }
+  const Product pr{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep};
   const int nthreads = threads_for(2.0 * static_cast<double>(m) * n * k);
   const Split split = plan_split(m, n, nthreads, kt.sgemm_blocking);
-  if (nthreads <= 1 || split.blocks <= 1) {
+  if (nthreads <= 1 || (!split.by_rows && split.column_blocks <= 1)) {
     // No OpenMP region for one thread: it would still allocate a team and make
     // a futex call per barrier.
-    sgemm_serial(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep);
+    sgemm_serial(kt, pr);
     return;
   }
-  const std::size_t mr = kt.sgemm_blocking.mr, nr = kt.sgemm_blocking.nr;
-  // Blocks of C are claimed one at a time from a shared counter and each runs
+  if (split.by_rows) {
+    sgemm_rows_shared_b(kt, pr, nthreads);
+    return;
+  }
+  // Column blocks are claimed one at a time from a shared counter and each runs
   // the serial algorithm with its claimer's packing buffers. A thread that
   // another process slows down (two cores shared with a build, or a library's
   // spinning idle threads) simply claims fewer blocks; with a fixed share per
@@ -261,29 +395,22 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
   // by the same instructions in the same order whichever block holds it (k is
   // blocked the same way; packed or in-place A, edge tiles and all sum alike),
   // so the result is bitwise the same for any thread count and any claiming.
+  const std::size_t nr = kt.sgemm_blocking.nr, slivers = ceil_div(n, nr), blocks = split.column_blocks;
   std::atomic<std::size_t> next_block{0};
-  const int team = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), split.blocks));
+  const int team = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), blocks));
 #pragma omp parallel num_threads(team)
   {
-    for (std::size_t blk = next_block.fetch_add(1, std::memory_order_relaxed); blk < split.blocks;
+    for (std::size_t blk = next_block.fetch_add(1, std::memory_order_relaxed); blk < blocks;
          blk = next_block.fetch_add(1, std::memory_order_relaxed)) {
-      const std::size_t s0 = blk * split.slivers / split.blocks;
-      const std::size_t s1 = (blk + 1) * split.slivers / split.blocks;
-      Epilogue sub = ep;
-      if (split.by_columns) {
-        const std::size_t j0 = s0 * nr, j1 = std::min(n, s1 * nr);
-        if (ep.bias) sub.bias = ep.bias + j0;
-        if (ep.act_output) sub.act_output = ep.act_output + j0;
-        if (ep.b_column_sums) sub.b_column_sums = ep.b_column_sums + j0;
-        sgemm_serial(kt, ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta,
-                     c + j0, ldc, sub);
-      } else {
-        const std::size_t i0 = s0 * mr, i1 = std::min(m, s1 * mr);
-        if (ep.act_output) sub.act_output = ep.act_output + i0 * ep.ld_act_output;
-        if (blk != 0) sub.b_column_sums = nullptr;  // every block packs all of B; one sums it
-        sgemm_serial(kt, ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta,
-                     c + i0 * ldc, ldc, sub);
-      }
+      const std::size_t j0 = blk * slivers / blocks * nr, j1 = std::min(n, (blk + 1) * slivers / blocks * nr);
+      Product sub = pr;
+      sub.n = j1 - j0;
+      sub.b = tb ? b + j0 * ldb : b + j0;
+      sub.c = c + j0;
+      if (ep.bias) sub.ep.bias = ep.bias + j0;
+      if (ep.act_output) sub.ep.act_output = ep.act_output + j0;
+      if (ep.b_column_sums) sub.ep.b_column_sums = ep.b_column_sums + j0;
+      sgemm_serial(kt, sub);
     }
   }
 }
