@@ -1,7 +1,8 @@
 // AVX-512 GEMM micro-kernel: a 12 x 32 tile of C in 24 zmm accumulators,
-// two B loads and one A broadcast per row and step (27 of 32 registers).
-// Edge tiles and the epilogue (bias, ReLU, activation derivative) are done in
-// registers, partial rows through masks.
+// two B loads and one A broadcast per row and step (27 of 32 registers); the
+// last rows of a product in 8 or 4 rows of accumulators. Edge tiles and the
+// epilogue (bias, ReLU, activation derivative) are done in registers, partial
+// rows through masks.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -43,24 +44,29 @@ inline __m512 apply_epilogue(__m512 v, const mlpcore::TileEpilogue& ep, __m512 b
   return v;
 }
 
-void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
-                            std::ptrdiff_t cs_a, const float* b, float* c, std::ptrdiff_t ldc,
-                            int m, int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
-  __m512 acc[kMR][2];
+// The tile computed with R rows of accumulators (R = 12 for full tiles; 8 or 4
+// for the last rows of a product, e.g. rows 24-31 of a batch of 32, which
+// would otherwise cost a whole 12-row tile). Every R sums in the same order, so
+// a row of C is bitwise the same wherever it sits in the batch.
+template <int R>
+void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
+               const float* b, float* c, std::ptrdiff_t ldc, int m, int n, float alpha,
+               float beta, const mlpcore::TileEpilogue* ep) {
+  __m512 acc[R][2];
 #pragma GCC unroll 12
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
 
   // Rows past m repeat the last real row: computed, never stored, never out of bounds.
-  const float* row[kMR];
+  const float* row[R];
 #pragma GCC unroll 12
-  for (int i = 0; i < kMR; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
+  for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
 
   std::ptrdiff_t off = 0;
   for (std::size_t p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b);
     const __m512 b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 12
-    for (int i = 0; i < kMR; ++i) {
+    for (int i = 0; i < R; ++i) {
       const __m512 ai = _mm512_set1_ps(row[i][off]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
@@ -78,7 +84,7 @@ void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
     bias1 = _mm512_maskz_loadu_ps(k1, ep->bias + 16);
   }
 #pragma GCC unroll 12
-  for (int i = 0; i < kMR; ++i) {
+  for (int i = 0; i < R; ++i) {
     if (i < m) {
       float* ci = c + i * ldc;
       __m512 r0 = _mm512_mul_ps(va, acc[i][0]);
@@ -95,6 +101,18 @@ void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
       _mm512_mask_storeu_ps(ci, k0, r0);
       _mm512_mask_storeu_ps(ci + 16, k1, r1);
     }
+  }
+}
+
+void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
+                            std::ptrdiff_t cs_a, const float* b, float* c, std::ptrdiff_t ldc,
+                            int m, int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
+  if (m > 8) {
+    tile_rows<kMR>(kc, a, rs_a, cs_a, b, c, ldc, m, n, alpha, beta, ep);
+  } else if (m > 4) {
+    tile_rows<8>(kc, a, rs_a, cs_a, b, c, ldc, m, n, alpha, beta, ep);
+  } else {
+    tile_rows<4>(kc, a, rs_a, cs_a, b, c, ldc, m, n, alpha, beta, ep);
   }
 }
 
