@@ -4,9 +4,9 @@
 // block of rows, A is packed into mr-tall slivers (likewise) when it is reused
 // enough to pay for it, else read in place through strides; then the dispatched
 // micro-kernel computes every mr x nr tile and applies the epilogue on the last
-// k slice. Threads take disjoint blocks of C (never a split of the shared
-// dimension) and run the same loops on them, so each element of C is summed
-// in the same order whatever the thread count.
+// k slice. Threads split C, never the shared dimension: by rows, sharing each
+// packed panel of B, or by columns, each block a product of its own; so each
+// element of C is summed in the same order whatever the thread count.
 #include "mlpcore/gemm.h"
 
 #include <algorithm>
@@ -227,8 +227,9 @@ void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std
 // The whole product on the calling thread (BLIS's five loops).
 void sgemm_serial(const KernelTable& kt, const Product& pr) {
   const GemmBlocking& bl = kt.sgemm_blocking;
+  const std::size_t mr = bl.mr, nr = bl.nr;
   const Panels panels = plan_panels(bl, pr.n, pr.k);
-  const std::size_t mc = balanced_block(pr.m, static_cast<std::size_t>(bl.mc), static_cast<std::size_t>(bl.mr));
+  const std::size_t mc = balanced_block(pr.m, static_cast<std::size_t>(bl.mc), mr);
   const bool pack_a = should_pack_a(pr.m, pr.n, bl);
   if (pr.ep.b_column_sums) std::fill(pr.ep.b_column_sums, pr.ep.b_column_sums + pr.n, 0.0f);
   AlignedBuffer& b_buffer = thread_b_buffer();
@@ -237,7 +238,7 @@ void sgemm_serial(const KernelTable& kt, const Product& pr) {
     const std::size_t nb = std::min(panels.nc, pr.n - jc);
     for (std::size_t pc = 0; pc < pr.k; pc += panels.kc) {
       const std::size_t kb = std::min(panels.kc, pr.k - pc);
-      pack_b_slivers(kt, pr, jc, pc, kb, 0, ceil_div(nb, static_cast<std::size_t>(bl.nr)), b_buffer.data());
+      pack_b_slivers(kt, pr, jc, pc, kb, 0, ceil_div(nb, nr), b_buffer.data());
       for (std::size_t ic = 0; ic < pr.m; ic += mc) {
         multiply_rows(kt, pr, ic, std::min(mc, pr.m - ic), jc, nb, pc, kb, pack_a, b_buffer.data());
       }
@@ -282,7 +283,8 @@ PanelWork* panel_work(std::size_t count) {
     capacity = count;
   }
   for (std::size_t i = 0; i < count; ++i) {
-    for (std::atomic<std::size_t>* c : {&work[i].pack_next, &work[i].packed, &work[i].rows_next, &work[i].rows_done}) {
+    PanelWork& w = work[i];
+    for (std::atomic<std::size_t>* c : {&w.pack_next, &w.packed, &w.rows_next, &w.rows_done}) {
       c->store(0, std::memory_order_relaxed);
     }
   }
@@ -304,8 +306,9 @@ void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team) {
   const Panels panels = plan_panels(bl, pr.n, pr.k);
   const bool pack_a = should_pack_a(pr.m, pr.n, bl);
   const std::size_t m_slivers = ceil_div(pr.m, mr);
-  const std::size_t block_slivers = std::max<std::size_t>(
-      1, std::min(static_cast<std::size_t>(bl.mc) / mr, ceil_div(m_slivers, 4 * static_cast<std::size_t>(team))));
+  const std::size_t per_thread = ceil_div(m_slivers, 4 * static_cast<std::size_t>(team));
+  const std::size_t block_slivers =
+      std::max<std::size_t>(1, std::min(static_cast<std::size_t>(bl.mc) / mr, per_thread));
   const std::size_t row_blocks = ceil_div(m_slivers, block_slivers);
   const std::size_t panel_count = ceil_div(pr.n, panels.nc) * ceil_div(pr.k, panels.kc);
   PanelWork* work = panel_work(panel_count);
@@ -331,10 +334,12 @@ void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team) {
         for (std::size_t blk = w.rows_next.fetch_add(1, std::memory_order_relaxed); blk < row_blocks;
              blk = w.rows_next.fetch_add(1, std::memory_order_relaxed)) {
           const std::size_t i0 = blk * block_slivers * mr;
-          multiply_rows(kt, pr, i0, std::min(block_slivers * mr, pr.m - i0), jc, nb, pc, kb, pack_a, b_pack);
+          const std::size_t mb = std::min(block_slivers * mr, pr.m - i0);
+          multiply_rows(kt, pr, i0, mb, jc, nb, pc, kb, pack_a, b_pack);
           w.rows_done.fetch_add(1, std::memory_order_release);
         }
-        if (panel + 1 < panel_count) wait_for(w.rows_done, row_blocks);  // the last: the region's end waits
+        // After the last panel the end of the region waits for everyone anyway.
+        if (panel + 1 < panel_count) wait_for(w.rows_done, row_blocks);
       }
     }
   }
@@ -395,14 +400,16 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
   // by the same instructions in the same order whichever block holds it (k is
   // blocked the same way; packed or in-place A, edge tiles and all sum alike),
   // so the result is bitwise the same for any thread count and any claiming.
-  const std::size_t nr = kt.sgemm_blocking.nr, slivers = ceil_div(n, nr), blocks = split.column_blocks;
+  const std::size_t nr = kt.sgemm_blocking.nr, slivers = ceil_div(n, nr);
+  const std::size_t blocks = split.column_blocks;
   std::atomic<std::size_t> next_block{0};
   const int team = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), blocks));
 #pragma omp parallel num_threads(team)
   {
     for (std::size_t blk = next_block.fetch_add(1, std::memory_order_relaxed); blk < blocks;
          blk = next_block.fetch_add(1, std::memory_order_relaxed)) {
-      const std::size_t j0 = blk * slivers / blocks * nr, j1 = std::min(n, (blk + 1) * slivers / blocks * nr);
+      const std::size_t j0 = blk * slivers / blocks * nr;
+      const std::size_t j1 = std::min(n, (blk + 1) * slivers / blocks * nr);
       Product sub = pr;
       sub.n = j1 - j0;
       sub.b = tb ? b + j0 * ldb : b + j0;
