@@ -46,6 +46,8 @@ def edge_shapes():
         (301, 67, 300),         # several row blocks: A is packed
         (7, 4200, 19),          # several column blocks (nc is 2048 or 4096)
         (64, 10, 256),          # a narrow output layer
+        (mr, 2 * nr + 3, 600),  # one row tile: B read in place, several k blocks
+        (2, 4500, 300),         # one row tile, several column blocks
     })
 
 
@@ -245,6 +247,17 @@ def test_many_threads_correct(isa, rng, restore_threads):
         a, b = operands(rng, m, n, k, False, False)
         a64, b64 = op(a, False), op(b, False)
         assert_gemm_close(mc.ops.matmul(a, b), a64 @ b64, a64, b64)
+
+
+def test_few_rows_match_the_rows_of_a_large_product(isa, rng):
+    """A product of at most mr rows reads B in place instead of packing it; its
+    rows are bitwise those of the same rows in a large product (B packed)."""
+    mr, nr = tile()
+    for n, k, tb in [(3 * nr + 5, 300, False), (2 * nr, 40, False), (nr + 1, 70, True)]:
+        a, b = operands(rng, 50, n, k, False, tb)
+        full = mc.ops.matmul(a, b, trans_b=tb)
+        for rows in (1, 2, mr - 1, mr):
+            np.testing.assert_array_equal(mc.ops.matmul(a[5:5 + rows], b, trans_b=tb), full[5:5 + rows])
 
 
 def test_rows_independent_of_their_position(isa, rng):

@@ -136,7 +136,7 @@ double microkernel_flops(const KernelTable& kt, std::size_t kc) {
   const int reps = 2000;
   const double s = median_seconds([&] {
     for (int r = 0; r < reps; ++r) {
-      kt.sgemm_ukr(kc, a.data(), 1, bl.mr, b.data(), c.data(), bl.nr, bl.mr, bl.nr, 1.0f, 1.0f,
+      kt.sgemm_ukr(kc, a.data(), 1, bl.mr, b.data(), bl.nr, c.data(), bl.nr, bl.mr, bl.nr, 1.0f, 1.0f,
                    nullptr);
     }
   }, 0.3, 5, 2000, 0.0);

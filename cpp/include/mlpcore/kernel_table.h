@@ -38,13 +38,15 @@ struct TileEpilogue {
 // C[m x n] := epilogue(alpha * A~ * B~ + beta * C), for m <= mr, n <= nr.
 // a: the mr x kc sliver of A, element (i, p) at a[i * rs_a + p * cs_a]: a packed
 //    sliver (rs_a = 1, cs_a = mr) or A used in place. Rows i >= m are never read.
-// b: packed panel, kc steps of nr floats (row of the tile per step), zero-padded
-//    to full nr, so the kernel computes full-width rows and only the store is trimmed.
+// b: kc steps of nr floats (a row of the tile per step), rs_b floats apart: a
+//    packed panel (rs_b = nr), zero-padded to full nr so the kernel computes
+//    full-width rows and only the store is trimmed; or op(B) read in place
+//    (rs_b = ldb) where it has nr columns.
 // beta == 0 never reads C. ep may be null (plain store).
 using SgemmMicroKernel = void (*)(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
-                                  std::ptrdiff_t cs_a, const float* b, float* c,
-                                  std::ptrdiff_t ldc, int m, int n, float alpha, float beta,
-                                  const TileEpilogue* ep);
+                                  std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b,
+                                  float* c, std::ptrdiff_t ldc, int m, int n, float alpha,
+                                  float beta, const TileEpilogue* ep);
 
 // Packs columns [0, cols) (cols <= nr) of rows [0, kb) of op(B) into dst as kb
 // steps of nr floats, zero-padding columns cols..nr-1. b points at op(B)'s

@@ -117,6 +117,16 @@ struct Product {
   Epilogue ep;
 };
 
+// Whether the micro-kernel reads full B slivers in place (rows ldb apart)
+// instead of a packed copy: when every sliver meets a single row tile (m <= mr:
+// one sample, or a batch of a few), packing would copy B only to read it once.
+// A partial last sliver is still packed (zero-padded), and so is all of B when
+// it is transposed (a sliver row would be a strided column) or its column sums
+// are wanted (they are taken from the packed sliver).
+bool reads_b_in_place(const Product& pr, const GemmBlocking& bl) {
+  return !pr.tb && pr.m <= static_cast<std::size_t>(bl.mr) && !pr.ep.b_column_sums;
+}
+
 // Packing space belongs to the calling thread, so concurrent calls (predict
 // from several Python threads) never share it; it only grows.
 AlignedBuffer& thread_a_buffer() {
@@ -167,7 +177,7 @@ void pack_b_slivers(const KernelTable& kt, const Product& pr, std::size_t jc, st
 // in L1; the epilogue on the last k slice.
 void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std::size_t mb,
                    std::size_t jc, std::size_t nb, std::size_t pc, std::size_t kb, bool pack_a,
-                   const float* b_pack) {
+                   const float* b_pack, bool b_in_place) {
   const std::size_t mr = kt.sgemm_blocking.mr, nr = kt.sgemm_blocking.nr;
   const Epilogue& ep = pr.ep;
   const float beta_here = pc == 0 ? pr.beta : 1.0f;
@@ -197,7 +207,9 @@ void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std
   for (std::size_t jr = 0; jr < n_slivers; ++jr) {
     const std::size_t col = jc + jr * nr;
     const int tn = static_cast<int>(std::min(nr, pr.n - col));
-    const float* bt = b_pack + jr * nr * kb;
+    const bool in_place = b_in_place && tn == static_cast<int>(nr);
+    const float* bt = in_place ? pr.b + pc * pr.ldb + col : b_pack + jr * nr * kb;
+    const std::ptrdiff_t rs_b = static_cast<std::ptrdiff_t>(in_place ? pr.ldb : nr);
     for (std::size_t ir = 0; ir < row_tiles.count; ++ir) {
       const std::size_t row = ic + row_tiles.start(ir);
       const int tm = static_cast<int>(row_tiles.height(ir));
@@ -215,7 +227,7 @@ void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std
       const float* at = pack_a ? a_pack + ir * mr * kb
                                : pr.a + (pr.ta ? pc * pr.lda + row : row * pr.lda + pc);
       kt.sgemm_ukr(kb, at, pack_a ? 1 : rs_a, pack_a ? static_cast<std::ptrdiff_t>(mr) : cs_a, bt,
-                   ct, ldc, tm, tn, pr.alpha, beta_here, finish ? &te : nullptr);
+                   rs_b, ct, ldc, tm, tn, pr.alpha, beta_here, finish ? &te : nullptr);
       if (finish && act_after_store) {
         kt.bias_act_rows(ep.act, static_cast<std::size_t>(tm), static_cast<std::size_t>(tn),
                          nullptr, ct, ldc);
@@ -231,6 +243,7 @@ void sgemm_serial(const KernelTable& kt, const Product& pr) {
   const Panels panels = plan_panels(bl, pr.n, pr.k);
   const std::size_t mc = balanced_block(pr.m, static_cast<std::size_t>(bl.mc), mr);
   const bool pack_a = should_pack_a(pr.m, pr.n, bl);
+  const bool b_in_place = reads_b_in_place(pr, bl);
   if (pr.ep.b_column_sums) std::fill(pr.ep.b_column_sums, pr.ep.b_column_sums + pr.n, 0.0f);
   AlignedBuffer& b_buffer = thread_b_buffer();
   b_buffer.resize(panels.kc * panels.nc);
@@ -238,9 +251,11 @@ void sgemm_serial(const KernelTable& kt, const Product& pr) {
     const std::size_t nb = std::min(panels.nc, pr.n - jc);
     for (std::size_t pc = 0; pc < pr.k; pc += panels.kc) {
       const std::size_t kb = std::min(panels.kc, pr.k - pc);
-      pack_b_slivers(kt, pr, jc, pc, kb, 0, ceil_div(nb, nr), b_buffer.data());
+      const std::size_t first_packed = b_in_place ? nb / nr : 0;  // only a partial sliver then
+      pack_b_slivers(kt, pr, jc, pc, kb, first_packed, ceil_div(nb, nr), b_buffer.data());
       for (std::size_t ic = 0; ic < pr.m; ic += mc) {
-        multiply_rows(kt, pr, ic, std::min(mc, pr.m - ic), jc, nb, pc, kb, pack_a, b_buffer.data());
+        multiply_rows(kt, pr, ic, std::min(mc, pr.m - ic), jc, nb, pc, kb, pack_a, b_buffer.data(),
+                      b_in_place);
       }
     }
   }
@@ -335,7 +350,7 @@ void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team) {
              blk = w.rows_next.fetch_add(1, std::memory_order_relaxed)) {
           const std::size_t i0 = blk * block_slivers * mr;
           const std::size_t mb = std::min(block_slivers * mr, pr.m - i0);
-          multiply_rows(kt, pr, i0, mb, jc, nb, pc, kb, pack_a, b_pack);
+          multiply_rows(kt, pr, i0, mb, jc, nb, pc, kb, pack_a, b_pack, false);
           w.rows_done.fetch_add(1, std::memory_order_release);
         }
         // After the last panel the end of the region waits for everyone anyway.

@@ -48,10 +48,12 @@ inline __m512 apply_epilogue(__m512 v, const mlpcore::TileEpilogue& ep, __m512 b
 // for the last rows of a product, e.g. rows 24-31 of a batch of 32, which
 // would otherwise cost a whole 12-row tile). Every R sums in the same order, so
 // a row of C is bitwise the same wherever it sits in the batch.
-template <int R>
+// B's rows are STEP floats apart (kNR: packed), or rs_b apart when STEP is 0.
+template <int R, int STEP>
 void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
-               const float* b, float* c, std::ptrdiff_t ldc, int m, int n, float alpha,
-               float beta, const mlpcore::TileEpilogue* ep) {
+               const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m, int n,
+               float alpha, float beta, const mlpcore::TileEpilogue* ep) {
+  const std::ptrdiff_t b_step = STEP ? STEP : rs_b;
   __m512 acc[R][2];
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -72,7 +74,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
     off += cs_a;
-    b += kNR;
+    b += b_step;
   }
 
   const __m512 va = _mm512_set1_ps(alpha);
@@ -104,15 +106,29 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   }
 }
 
-void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
-                            std::ptrdiff_t cs_a, const float* b, float* c, std::ptrdiff_t ldc,
-                            int m, int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
+template <int STEP>
+void tile(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a, const float* b,
+          std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m, int n, float alpha, float beta,
+          const mlpcore::TileEpilogue* ep) {
   if (m > 8) {
-    tile_rows<kMR>(kc, a, rs_a, cs_a, b, c, ldc, m, n, alpha, beta, ep);
+    tile_rows<kMR, STEP>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
   } else if (m > 4) {
-    tile_rows<8>(kc, a, rs_a, cs_a, b, c, ldc, m, n, alpha, beta, ep);
+    tile_rows<8, STEP>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
   } else {
-    tile_rows<4>(kc, a, rs_a, cs_a, b, c, ldc, m, n, alpha, beta, ep);
+    tile_rows<4, STEP>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+  }
+}
+
+void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
+                            std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b, float* c,
+                            std::ptrdiff_t ldc, int m, int n, float alpha, float beta,
+                            const mlpcore::TileEpilogue* ep) {
+  // A packed B steps by the constant kNR, which the compiler schedules best
+  // (one offset register for all the rows of A); B read in place by rs_b.
+  if (rs_b == kNR) {
+    tile<kNR>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+  } else {
+    tile<0>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
   }
 }
 

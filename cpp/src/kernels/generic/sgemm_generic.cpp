@@ -13,7 +13,8 @@ constexpr int kMR = 4;
 constexpr int kNR = 16;
 
 void sgemm_ukr_generic_4x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
-                            std::ptrdiff_t cs_a, const float* b, float* c, std::ptrdiff_t ldc,
+                            std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b, float* c,
+                            std::ptrdiff_t ldc,
                             int m, int n, float alpha, float beta,
                             const mlpcore::TileEpilogue* ep) {
   // Rows past m repeat the last real row: computed, never stored, never out of bounds.
@@ -27,7 +28,7 @@ void sgemm_ukr_generic_4x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
       for (int j = 0; j < kNR; ++j) acc[i][j] += ai * b[j];
     }
     off += cs_a;
-    b += kNR;
+    b += rs_b;
   }
   store_tile(&acc[0][0], kNR, c, ldc, m, n, alpha, beta, ep);
 }

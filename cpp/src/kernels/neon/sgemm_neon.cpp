@@ -14,8 +14,8 @@ constexpr int kMR = 8;
 constexpr int kNR = 12;
 
 void sgemm_ukr_neon_8x12(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
-                         const float* b, float* c, std::ptrdiff_t ldc, int m, int n, float alpha,
-                         float beta, const mlpcore::TileEpilogue* ep) {
+                         const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m,
+                         int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
   float32x4_t acc[kMR][3];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = acc[i][2] = vdupq_n_f32(0.0f);
 
@@ -33,7 +33,7 @@ void sgemm_ukr_neon_8x12(std::size_t kc, const float* a, std::ptrdiff_t rs_a, st
       MLPCORE_NEON_ROW(6, a1, 2) MLPCORE_NEON_ROW(7, a1, 3)
 #undef MLPCORE_NEON_ROW
       a += cs_a;
-      b += kNR;
+      b += rs_b;
     }
   } else {
     // Rows past m repeat the last real row: computed, never stored, never out of bounds.
@@ -49,7 +49,7 @@ void sgemm_ukr_neon_8x12(std::size_t kc, const float* a, std::ptrdiff_t rs_a, st
         acc[i][2] = vfmaq_n_f32(acc[i][2], b2, ai);
       }
       off += cs_a;
-      b += kNR;
+      b += rs_b;
     }
   }
 
