@@ -41,6 +41,34 @@ inline void store_tile(const float* acc, int nr, float* c, std::ptrdiff_t ldc, i
   }
 }
 
+// A compile-time int, to hand template arguments to a generic lambda.
+template <int V>
+struct IntConstant {
+  static constexpr int value = V;
+};
+
+// The SIMD micro-kernels' choice of tile: calls tile(rows, step) with rows the
+// fewest accumulator rows of {MR, MID, LOW} that cover m, and step NR for a
+// packed B (a constant step, which compilers schedule best: one offset register
+// for all the rows of A) or 0 for B read in place (rs_b floats a step).
+template <int MR, int MID, int LOW, int NR, class Tile>
+inline void call_tile(int m, std::ptrdiff_t rs_b, Tile tile) {
+  auto with_rows = [&](auto step) {
+    if (m > MID) {
+      tile(IntConstant<MR>{}, step);
+    } else if (m > LOW) {
+      tile(IntConstant<MID>{}, step);
+    } else {
+      tile(IntConstant<LOW>{}, step);
+    }
+  };
+  if (rs_b == NR) {
+    with_rows(IntConstant<NR>{});
+  } else {
+    with_rows(IntConstant<0>{});
+  }
+}
+
 // Portable sliver packing: kb steps of W floats, step p holding op(M)(p, j)
 // for j < cols and zeros after, where op(M)(p, j) = m[p * ld + j], or
 // m[j * ld + p] when trans. B's sliver (SgemmPackB) is M = B; A's sliver

@@ -124,29 +124,13 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   }
 }
 
-template <int STEP>
-void tile(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a, const float* b,
-          std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m, int n, float alpha, float beta,
-          const mlpcore::TileEpilogue* ep) {
-  if (m > 4) {
-    tile_rows<kMR, STEP>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
-  } else if (m > 2) {
-    tile_rows<4, STEP>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
-  } else {
-    tile_rows<2, STEP>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
-  }
-}
-
 void sgemm_ukr_avx2_6x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                          const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m,
                          int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
-  // A packed B steps by the constant kNR, which the compiler schedules best
-  // (one offset register for all the rows of A); B read in place by rs_b.
-  if (rs_b == kNR) {
-    tile<kNR>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
-  } else {
-    tile<0>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
-  }
+  call_tile<kMR, 4, 2, kNR>(m, rs_b, [&](auto rows, auto step) {
+    tile_rows<decltype(rows)::value, decltype(step)::value>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n,
+                                                            alpha, beta, ep);
+  });
 }
 
 // A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
