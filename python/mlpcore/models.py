@@ -193,10 +193,10 @@ class Sequential:
         self._sgd = None
         self._trainer = None
         self._gpu = None
-        if self.layers:
-            self._native_activations()  # validates softmax placement against the loss
+        # Also validates softmax placement against the loss.
+        activations = self._native_activations() if self.layers else None
         if self._net is not None:
-            if self._native_activations() != self._net_activations:
+            if activations != self._net_activations:
                 # The output activation is now fused into (or split from) the
                 # loss: rebuild the native network with the same weights. The
                 # old network (weights and gradients) is let go first, so the

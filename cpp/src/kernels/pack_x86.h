@@ -55,19 +55,44 @@ inline void copy_floats(const float* s, float* d) {
   }
 }
 
+// Columns [0, cols) of kb rows, zero-padded to W (a multiple of 8): masked
+// vector loads, for a partial B sliver (the 10 columns of an output layer).
+template <int W>
+void copy_partial_rows(const float* m, std::size_t ld, std::size_t cols, std::size_t kb, float* dst) {
+  __m256i mask[W / 8];
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int h = 0; h < W / 8; ++h) {
+    mask[h] = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(cols) - 8 * h), lanes);
+  }
+  for (std::size_t p = 0; p < kb; ++p) {
+#pragma GCC unroll 4
+    for (int h = 0; h < W / 8; ++h) {
+      _mm256_storeu_ps(dst + p * W + h * 8, _mm256_maskload_ps(m + p * ld + h * 8, mask[h]));
+    }
+  }
+}
+
 // pack_sliver_portable (tile_store.h) for a sliver W wide (W = 6, 12, 16 or
 // 32): full-width slivers as vector copies, or, transposed, through 8 x 8
 // register transposes of groups of 8 columns (the last group 4 or 6 wide,
-// its missing rows zero); partial slivers through the portable code.
+// its missing rows zero); partial untransposed slivers of B through masked
+// loads, other partial slivers through the portable code.
 template <int W>
 void pack_sliver_x86(bool trans, const float* m, std::size_t ld, std::size_t cols, std::size_t kb,
                      float* dst) {
-  if (cols != static_cast<std::size_t>(W)) {
-    pack_sliver_portable<W>(trans, m, ld, cols, kb, dst);
+  const bool full = cols == static_cast<std::size_t>(W);
+  if (!trans && full) {
+    for (std::size_t p = 0; p < kb; ++p) copy_floats<W>(m + p * ld, dst + p * W);
     return;
   }
-  if (!trans) {
-    for (std::size_t p = 0; p < kb; ++p) copy_floats<W>(m + p * ld, dst + p * W);
+  if constexpr (W % 8 == 0) {
+    if (!trans) {
+      copy_partial_rows<W>(m, ld, cols, kb, dst);
+      return;
+    }
+  }
+  if (!full) {
+    pack_sliver_portable<W>(trans, m, ld, cols, kb, dst);
     return;
   }
   constexpr int kGroups = (W + 7) / 8, kLast = W - 8 * (kGroups - 1);
