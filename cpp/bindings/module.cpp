@@ -27,6 +27,7 @@
 
 #include "mlpcore/dispatch.h"
 #include "mlpcore/elementwise.h"
+#include "mlpcore/float_env.h"
 #include "mlpcore/gemm.h"
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
@@ -71,6 +72,22 @@ std::string repr_short(const py::handle& obj) {
   std::string r = py::repr(obj).cast<std::string>();
   return r.size() > 60 ? r.substr(0, 57) + "..." : r;
 }
+
+// ---------------------------------------------------------------- native sections
+
+// Native work called from Python: the GIL released and the calling thread's
+// floating-point control state set for native compute (subnormals flushed
+// unless set_flush_denormal(False); see float_env.h), both undone on exit.
+class NativeSection {
+ public:
+  NativeSection() : fp_(native_float_control()) {}
+  // The caller's own control state, for calls back into Python from inside.
+  FloatControl caller_control() const { return fp_.saved(); }
+
+ private:
+  py::gil_scoped_release gil_;  // released first, taken back last
+  FloatControlScope fp_;
+};
 
 // ---------------------------------------------------------------- scalar arguments
 // Every scalar a user can pass is taken as a Python object and checked here, so a
@@ -249,7 +266,7 @@ FloatArray as_floats(const char* name, const py::handle& obj, int ndim) {
 // (threaded for large arrays): max_abs is infinite or NaN exactly when some
 // value is (a scalar isfinite loop, or numpy's, is several times slower).
 bool all_finite(const float* p, std::size_t n) {
-  py::gil_scoped_release release;
+  NativeSection native;
   return std::isfinite(max_abs(n, p));
 }
 
@@ -323,7 +340,7 @@ FloatArray matmul(const py::handle& a_obj, const py::handle& b_obj, const py::ha
   const float *pa = a.data(), *pb = b.data();
   float* pc = c.mutable_data();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     sgemm(trans_a ? Trans::yes : Trans::no, trans_b ? Trans::yes : Trans::no, m, n, k, alpha, pa,
           a.shape(1), pb, b.shape(1), beta, pc, n);
   }
@@ -387,7 +404,7 @@ py::tuple gemm_fused_with(Sgemm run, const py::handle& a_obj, const py::handle& 
   const float *pa = a.data(), *pb = b.data();
   float* pc = c.mutable_data();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     run(trans_a ? Trans::yes : Trans::no, trans_b ? Trans::yes : Trans::no, m, n, k, alpha, pa,
         a.shape(1), pb, b.shape(1), beta, pc, n, ep);
   }
@@ -410,7 +427,7 @@ FloatArray activation_forward_py(const py::handle& act, const py::handle& x_obj)
   float* py_ = y.mutable_data();
   const std::size_t n = x.size();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     activation_forward(a, n, px, py_);
   }
   return y;
@@ -428,7 +445,7 @@ FloatArray activation_backward_py(const py::handle& act, const py::handle& y_obj
   float* pdx = dx.mutable_data();
   const std::size_t n = y.size();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     activation_backward(a, n, pyv, pdy, pdx);
   }
   return dx;
@@ -442,7 +459,7 @@ FloatArray softmax_py(const py::handle& x_obj) {
   float* py_ = y.mutable_data();
   const std::size_t rows = x.shape(0), cols = x.shape(1);
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     softmax(rows, cols, px, py_);
   }
   return y;
@@ -574,7 +591,7 @@ py::tuple loss_py(const py::handle& loss_name, const py::handle& out_obj, const 
   const Targets tv = t.view();
   double value;
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     const double norm = loss_normalizer(loss, rows, cols);
     value = loss_sum(loss, rows, cols, po, tv, pw, pg, static_cast<float>(1.0 / norm)) / norm;
   }
@@ -699,7 +716,7 @@ FloatArray predict_py(const Network& net, const py::handle& x_obj, const py::han
   const float* px = x.data();
   float* po = out.mutable_data();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     net.predict(px, rows, po);
     output_transform(kind, rows, out_dim, po);
   }
@@ -750,17 +767,19 @@ template <class Run>
 py::dict run_interruptible(Run run) {
   auto last = std::chrono::steady_clock::now();
   bool signalled = false;
-  std::function<bool()> interrupted = [&]() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last < std::chrono::milliseconds(50)) return false;
-    last = now;
-    py::gil_scoped_acquire gil;
-    signalled = PyErr_CheckSignals() != 0;
-    return signalled;
-  };
   EpochStats stats;
   {
-    py::gil_scoped_release release;
+    NativeSection native;
+    const FloatControl caller = native.caller_control();
+    std::function<bool()> interrupted = [&]() {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last < std::chrono::milliseconds(50)) return false;
+      last = now;
+      FloatControlScope python_side(caller);  // signal handlers run Python code
+      py::gil_scoped_acquire gil;
+      signalled = PyErr_CheckSignals() != 0;
+      return signalled;
+    };
     stats = run(interrupted);
   }
   if (signalled) {
@@ -797,7 +816,7 @@ py::dict evaluate_py(const Network& net, const py::handle& loss_name, const py::
   EpochStats stats;
   const Dataset view = data.view();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     stats = evaluate(net, loss, view);
   }
   return stats_dict(stats);
@@ -903,7 +922,7 @@ bool sgd_step_if_finite(Sgd& sgd, Network& net, const py::handle& grads_obj) {
   }
   Use use_net(&net, true, "step_if_finite");
   Use use_sgd(&sgd, true, "optimizer state");
-  py::gil_scoped_release release;
+  NativeSection native;
   sgd.measure(net.params());  // the weights may have been set since the last step
   return sgd.step_if_finite(net.params(), g.data());
 }
@@ -939,6 +958,7 @@ bool params_finite(const Network& net) {
 
 double weights_squared_norm(const Network& net) {
   Use use(&net, false, "weights_squared_norm");
+  NativeSection native;
   return net.weights_squared_norm();
 }
 
@@ -1155,7 +1175,7 @@ FloatArray cuda_predict_py(const cuda::CudaNetwork& net, const py::handle& x_obj
   const float* px = x.data();
   float* po = out.mutable_data();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     net.predict(px, rows, po, kind);
   }
   return out;
@@ -1169,7 +1189,7 @@ py::dict cuda_evaluate_py(const cuda::CudaNetwork& net, const py::handle& loss_n
   EpochStats stats;
   const Dataset view = data.view();
   {
-    py::gil_scoped_release release;
+    NativeSection native;
     stats = cuda::evaluate(net, loss, view);
   }
   return stats_dict(stats);
@@ -1206,7 +1226,7 @@ std::unique_ptr<cuda::CudaTrainer> make_cuda_trainer(cuda::CudaNetwork& net, cud
 void cuda_load_data_py(cuda::CudaTrainer& trainer, const py::handle& x, const py::handle& y, const py::object& w) {
   const CheckedData data = check_data(trainer.network(), trainer.loss(), x, y, w);
   const Dataset view = data.view();
-  py::gil_scoped_release release;
+  NativeSection native;
   trainer.load_data(view);
 }
 
@@ -1260,7 +1280,7 @@ void bind_cuda(py::module_& m) {
     const bool trans_a = bool_arg("trans_a", ta), trans_b = bool_arg("trans_b", tb), with_bias = bool_arg("bias", bias);
     const int reps = static_cast<int>(int_arg("repeats", repeats, 1, 1000000));
     const Activation a = parse_activation(act);
-    py::gil_scoped_release release;
+    NativeSection native;
     return cuda::time_sgemm(trans_a ? Trans::yes : Trans::no, trans_b ? Trans::yes : Trans::no, m, n, k, reps,
                             with_bias, a);
   }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("trans_a") = false, py::arg("trans_b") = false,
@@ -1353,6 +1373,8 @@ PYBIND11_MODULE(_core, m) {
     d["emulated_isas"] = emulated;  // run in software, for tests: never a fast build
     d["threads"] = max_threads();
     d["openmp"] = openmp_enabled();
+    d["serial_after_fork"] = serial_after_fork();
+    d["flush_denormal"] = flush_denormal();
     py::dict cuda;
 #ifdef MLPCORE_HAVE_CUDA
     cuda["compiled"] = true;
@@ -1366,7 +1388,12 @@ PYBIND11_MODULE(_core, m) {
     d["gemm_tile"] = py::make_tuple(b.mr, b.nr);
     return d;
   }, "Build and run-time configuration: version, ISA in use, supported ISAs (and which of them are "
-     "emulated in software), threads, OpenMP, CUDA.");
+     "emulated in software), threads, OpenMP, whether this is a forked child running serially, subnormal "
+     "flushing, CUDA.");
+  m.def("set_flush_denormal", [](const py::handle& enabled) { set_flush_denormal(bool_arg("enabled", enabled)); },
+        py::arg("enabled"), "Whether native compute flushes subnormal floats to zero (process-wide, default True).");
+  m.def("_float_control", []() { return float_control(); },
+        "The calling thread's floating-point control register (MXCSR or FPCR), for tests.");
   m.def("set_isa", [](const py::handle& name) { select_isa(str_arg("name", name)); }, py::arg("name"),
         "Use the kernels of another instruction set this machine supports (for testing and benchmarks).");
   m.def("set_num_threads", [](const py::handle& n) {

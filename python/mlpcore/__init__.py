@@ -19,15 +19,34 @@ def config() -> dict:
     """How this build runs here: version, kernel ISA in use, ISAs this CPU
     supports (best first), thread count, OpenMP and CUDA availability.
     ``emulated_isas`` lists ISAs that run through a software emulation (a test
-    build, cmake -DMLPCORE_EMULATE_AVX512=ON): correct, but slow."""
+    build, cmake -DMLPCORE_EMULATE_AVX512=ON): correct, but slow.
+    ``flush_denormal``: whether native compute flushes subnormals to zero (see
+    set_flush_denormal). ``serial_after_fork``: True in a process forked after
+    mlpcore ran a team of threads: OpenMP's threads do not survive fork, so
+    native work there runs on one thread (``threads`` is then 1)."""
     return _core.config()
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for all native work (also settable with OMP_NUM_THREADS or threadpoolctl)."""
+    """Threads for all native work, in every Python thread (including ones started
+    later). OMP_NUM_THREADS sets the default; threadpoolctl's threadpool_limits
+    lowers it for the calling thread while it is in force."""
     from ._checks import positive_int
 
     _core.set_num_threads(positive_int("n", n))
+
+
+def set_flush_denormal(enabled: bool) -> None:
+    """Whether native compute flushes subnormal floats (magnitudes below 1.2e-38)
+    to zero, process-wide; on by default. Operations on subnormals are tens of
+    times slower on many CPUs, and long training makes them (the momentum of a
+    dead ReLU unit shrinks geometrically), so flushing keeps long runs at full
+    speed, at the cost of values below 1.2e-38 becoming 0. It applies only while
+    mlpcore computes: the caller's floating-point state is restored on return.
+    CUDA kernels always flush."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled: expected a bool, got {type(enabled).__name__} {enabled!r}")
+    _core.set_flush_denormal(enabled)
 
 
 def load(path) -> Sequential:
@@ -53,4 +72,4 @@ def set_isa(name: str) -> None:
 
 __all__ = ["Dense", "DeviceUnavailableError", "History", "ModelBusyError", "ModelFileError", "NotBuiltError",
            "SGD", "Sequential", "callbacks", "config", "cuda_available", "get_num_threads", "load", "ops",
-           "plot_history", "set_isa", "set_num_threads", "__version__"]
+           "plot_history", "set_flush_denormal", "set_isa", "set_num_threads", "__version__"]

@@ -27,15 +27,14 @@ template <class Body>
 void for_chunks(std::size_t n, std::size_t chunk, Body body, double flops_per_element = kFlopsPerElement) {
   const std::size_t chunks = (n + chunk - 1) / chunk;
   const int nt = chunks > 1 ? threads_for(flops_per_element * static_cast<double>(n)) : 1;
-  if (nt == 1) {  // no OpenMP region: even a one-thread region allocates a team and syncs
+  if (nt == 1) {
     if (n) body(0, n);
     return;
   }
-#pragma omp parallel for schedule(dynamic) num_threads(nt)
-  for (std::ptrdiff_t c = 0; c < static_cast<std::ptrdiff_t>(chunks); ++c) {
-    const std::size_t begin = static_cast<std::size_t>(c) * chunk;
+  parallel_for_dynamic(nt, chunks, [&](std::size_t c) {
+    const std::size_t begin = c * chunk;
     body(begin, std::min(n, begin + chunk));
-  }
+  });
 }
 
 }  // namespace
@@ -81,13 +80,12 @@ void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out)
     kt.column_sums(rows, cols, x, out);
     return;
   }
-#pragma omp parallel for schedule(dynamic) num_threads(nt)
-  for (std::ptrdiff_t blk = 0; blk < static_cast<std::ptrdiff_t>(blocks); ++blk) {
-    const std::size_t j0 = static_cast<std::size_t>(blk) * kColBlock;
+  parallel_for_dynamic(nt, blocks, [&](std::size_t blk) {
+    const std::size_t j0 = blk * kColBlock;
     const std::size_t w = std::min(kColBlock, cols - j0);
     // Rows are strided by cols: walk them one at a time into a local accumulator.
     for (std::size_t r = 0; r < rows; ++r) kt.column_sums(1, w, x + r * cols + j0, out + j0);
-  }
+  });
 }
 
 float max_abs(std::size_t n, const float* x) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <immintrin.h>  // _mm_pause
@@ -127,18 +128,6 @@ bool reads_b_in_place(const Product& pr, const GemmBlocking& bl) {
   return !pr.tb && pr.m <= static_cast<std::size_t>(bl.mr) && !pr.ep.b_column_sums;
 }
 
-// Packing space belongs to the calling thread, so concurrent calls (predict
-// from several Python threads) never share it; it only grows.
-AlignedBuffer& thread_a_buffer() {
-  thread_local AlignedBuffer buffer;
-  return buffer;
-}
-
-AlignedBuffer& thread_b_buffer() {
-  thread_local AlignedBuffer buffer;
-  return buffer;
-}
-
 // How k and the columns are cut into panels of B. k is cut the same way for
 // every block of C, so each element of C is summed in the same order.
 struct Panels {
@@ -148,6 +137,34 @@ struct Panels {
 Panels plan_panels(const GemmBlocking& bl, std::size_t n, std::size_t k) {
   return {balanced_block(k, static_cast<std::size_t>(bl.kc), 1),
           balanced_block(n, static_cast<std::size_t>(bl.nc), static_cast<std::size_t>(bl.nr))};
+}
+
+// Packing space of one thread of a product: a block of A's rows and a panel of B.
+struct Workspace {
+  AlignedBuffer a, b;
+};
+
+// The packing space of a product's team, one Workspace per thread, owned by
+// the thread that calls sgemm (concurrent calls, such as predicts from several
+// Python threads, never share it) and kept between calls: it only grows. All
+// of it is allocated before a team starts, so an allocation failure is an
+// exception in the caller, never inside a parallel region. Floats per thread:
+// a packed A block of at most mc rows (rounded to mr) by kc, and a B panel of
+// at most kc by min(nc, n rounded to nr), which also bounds every column block
+// of a product split by columns. With one shared B panel (a split by rows),
+// only the first thread's is allocated.
+Workspace* team_workspace(const GemmBlocking& bl, std::size_t n, std::size_t k, int team, bool pack_a,
+                          bool b_each) {
+  thread_local std::vector<Workspace> space;
+  if (space.size() < static_cast<std::size_t>(team)) space.resize(static_cast<std::size_t>(team));
+  const std::size_t mr = bl.mr, nr = bl.nr, kc = plan_panels(bl, n, k).kc;
+  const std::size_t a_floats = pack_a ? ceil_div(static_cast<std::size_t>(bl.mc), mr) * mr * kc : 0;
+  const std::size_t b_floats = kc * std::min(static_cast<std::size_t>(bl.nc), ceil_div(n, nr) * nr);
+  for (int t = 0; t < team; ++t) {
+    space[t].a.resize(a_floats);
+    if (t == 0 || b_each) space[t].b.resize(b_floats);
+  }
+  return space.data();
 }
 
 // Packs slivers [s0, s1) of the panel of op(B) at column jc and k offset pc
@@ -171,12 +188,12 @@ void pack_b_slivers(const KernelTable& kt, const Product& pr, std::size_t jc, st
 }
 
 // Rows [ic, ic + mb) of C against one packed panel of op(B) (columns jc..jc +
-// nb, k offset pc, kb deep): A's rows packed into this thread's buffer when
-// pack_a, else read in place; then every tile, in column-sliver-major order so
+// nb, k offset pc, kb deep): A's rows packed into a_pack (room for mb rounded
+// up to mr, by kb) when it is not null, else read in place; then every tile, in column-sliver-major order so
 // that each packed B sliver is reused across consecutive row tiles while it is
 // in L1; the epilogue on the last k slice.
 void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std::size_t mb,
-                   std::size_t jc, std::size_t nb, std::size_t pc, std::size_t kb, bool pack_a,
+                   std::size_t jc, std::size_t nb, std::size_t pc, std::size_t kb, float* a_pack,
                    const float* b_pack, bool b_in_place) {
   const std::size_t mr = kt.sgemm_blocking.mr, nr = kt.sgemm_blocking.nr;
   const Epilogue& ep = pr.ep;
@@ -186,12 +203,9 @@ void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std
   // micro-kernel's store; bias, ReLU and derivatives stay in its registers.
   const bool act_after_store =
       !ep.act_output && (ep.act == Activation::sigmoid || ep.act == Activation::tanh);
+  const bool pack_a = a_pack != nullptr;
   const std::size_t m_slivers = ceil_div(mb, mr);
-  float* a_pack = nullptr;
   if (pack_a) {
-    AlignedBuffer& buffer = thread_a_buffer();
-    buffer.resize(m_slivers * mr * kb);
-    a_pack = buffer.data();
     for (std::size_t s = 0; s < m_slivers; ++s) {
       const std::size_t i0 = ic + s * mr;
       kt.sgemm_pack_a(pr.ta, pr.ta ? pr.a + pc * pr.lda + i0 : pr.a + i0 * pr.lda + pc, pr.lda,
@@ -236,8 +250,9 @@ void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std
   }
 }
 
-// The whole product on the calling thread (BLIS's five loops).
-void sgemm_serial(const KernelTable& kt, const Product& pr) {
+// The whole product on one thread (BLIS's five loops), packing into ws
+// (sized by team_workspace for this product or one it is a column block of).
+void sgemm_serial(const KernelTable& kt, const Product& pr, Workspace& ws) {
   const GemmBlocking& bl = kt.sgemm_blocking;
   const std::size_t mr = bl.mr, nr = bl.nr;
   const Panels panels = plan_panels(bl, pr.n, pr.k);
@@ -245,16 +260,16 @@ void sgemm_serial(const KernelTable& kt, const Product& pr) {
   const bool pack_a = should_pack_a(pr.m, pr.n, bl);
   const bool b_in_place = reads_b_in_place(pr, bl);
   if (pr.ep.b_column_sums) std::fill(pr.ep.b_column_sums, pr.ep.b_column_sums + pr.n, 0.0f);
-  AlignedBuffer& b_buffer = thread_b_buffer();
-  b_buffer.resize(panels.kc * panels.nc);
+  float* a_pack = pack_a ? ws.a.data() : nullptr;
+  float* b_pack = ws.b.data();
   for (std::size_t jc = 0; jc < pr.n; jc += panels.nc) {
     const std::size_t nb = std::min(panels.nc, pr.n - jc);
     for (std::size_t pc = 0; pc < pr.k; pc += panels.kc) {
       const std::size_t kb = std::min(panels.kc, pr.k - pc);
       const std::size_t first_packed = b_in_place ? nb / nr : 0;  // only a partial sliver then
-      pack_b_slivers(kt, pr, jc, pc, kb, first_packed, ceil_div(nb, nr), b_buffer.data());
+      pack_b_slivers(kt, pr, jc, pc, kb, first_packed, ceil_div(nb, nr), b_pack);
       for (std::size_t ic = 0; ic < pr.m; ic += mc) {
-        multiply_rows(kt, pr, ic, std::min(mc, pr.m - ic), jc, nb, pc, kb, pack_a, b_buffer.data(),
+        multiply_rows(kt, pr, ic, std::min(mc, pr.m - ic), jc, nb, pc, kb, a_pack, b_pack,
                       b_in_place);
       }
     }
@@ -307,7 +322,7 @@ PanelWork* panel_work(std::size_t count) {
 }
 
 // The product split by rows among `team` threads, with B packed once (into
-// the calling thread's buffer) by all of them together. A thread waits only for
+// the calling thread's workspace) by all of them together. A thread waits only for
 // work that others have claimed (every sliver of a panel packed before any row
 // block reads it; every row block done before the next panel overwrites it),
 // never for a thread that has not arrived, so one slowed by another process
@@ -315,7 +330,7 @@ PanelWork* panel_work(std::size_t count) {
 // and at most mc rows, and each packs its own rows of A: nothing is packed
 // twice. Every element is computed as in sgemm_serial (same k slices, same
 // kernel calls), so the result is bitwise the same.
-void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team) {
+void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team, Workspace* ws) {
   const GemmBlocking& bl = kt.sgemm_blocking;
   const std::size_t mr = bl.mr, nr = bl.nr;
   const Panels panels = plan_panels(bl, pr.n, pr.k);
@@ -327,13 +342,11 @@ void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team) {
   const std::size_t row_blocks = ceil_div(m_slivers, block_slivers);
   const std::size_t panel_count = ceil_div(pr.n, panels.nc) * ceil_div(pr.k, panels.kc);
   PanelWork* work = panel_work(panel_count);
-  AlignedBuffer& b_buffer = thread_b_buffer();
-  b_buffer.resize(panels.kc * panels.nc);
-  float* b_pack = b_buffer.data();
+  float* b_pack = ws[0].b.data();
   if (pr.ep.b_column_sums) std::fill(pr.ep.b_column_sums, pr.ep.b_column_sums + pr.n, 0.0f);
 
-#pragma omp parallel num_threads(team)
-  {
+  run_team(team, [&](int thread) {
+    float* a_pack = pack_a ? ws[thread].a.data() : nullptr;
     std::size_t panel = 0;
     for (std::size_t jc = 0; jc < pr.n; jc += panels.nc) {
       const std::size_t nb = std::min(panels.nc, pr.n - jc), n_slivers = ceil_div(nb, nr);
@@ -350,14 +363,14 @@ void sgemm_rows_shared_b(const KernelTable& kt, const Product& pr, int team) {
              blk = w.rows_next.fetch_add(1, std::memory_order_relaxed)) {
           const std::size_t i0 = blk * block_slivers * mr;
           const std::size_t mb = std::min(block_slivers * mr, pr.m - i0);
-          multiply_rows(kt, pr, i0, mb, jc, nb, pc, kb, pack_a, b_pack, false);
+          multiply_rows(kt, pr, i0, mb, jc, nb, pc, kb, a_pack, b_pack, false);
           w.rows_done.fetch_add(1, std::memory_order_release);
         }
         // After the last panel the end of the region waits for everyone anyway.
         if (panel + 1 < panel_count) wait_for(w.rows_done, row_blocks);
       }
     }
-  }
+  });
 }
 
 // How a product is cut among threads: by rows (B packed once, shared) when A
@@ -397,14 +410,15 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
   const Product pr{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep};
   const int nthreads = threads_for(2.0 * static_cast<double>(m) * n * k);
   const Split split = plan_split(m, n, nthreads, kt.sgemm_blocking);
+  const bool pack_a = should_pack_a(m, n, kt.sgemm_blocking);
   if (nthreads <= 1 || (!split.by_rows && split.column_blocks <= 1)) {
     // No OpenMP region for one thread: it would still allocate a team and make
     // a futex call per barrier.
-    sgemm_serial(kt, pr);
+    sgemm_serial(kt, pr, *team_workspace(kt.sgemm_blocking, n, k, 1, pack_a, true));
     return;
   }
   if (split.by_rows) {
-    sgemm_rows_shared_b(kt, pr, nthreads);
+    sgemm_rows_shared_b(kt, pr, nthreads, team_workspace(kt.sgemm_blocking, n, k, nthreads, pack_a, false));
     return;
   }
   // Column blocks are claimed one at a time from a shared counter and each runs
@@ -419,8 +433,8 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
   const std::size_t blocks = split.column_blocks;
   std::atomic<std::size_t> next_block{0};
   const int team = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), blocks));
-#pragma omp parallel num_threads(team)
-  {
+  Workspace* ws = team_workspace(kt.sgemm_blocking, n, k, team, false, true);  // column blocks read A in place
+  run_team(team, [&](int thread) {
     for (std::size_t blk = next_block.fetch_add(1, std::memory_order_relaxed); blk < blocks;
          blk = next_block.fetch_add(1, std::memory_order_relaxed)) {
       const std::size_t j0 = blk * slivers / blocks * nr;
@@ -432,9 +446,9 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
       if (ep.bias) sub.ep.bias = ep.bias + j0;
       if (ep.act_output) sub.ep.act_output = ep.act_output + j0;
       if (ep.b_column_sums) sub.ep.b_column_sums = ep.b_column_sums + j0;
-      sgemm_serial(kt, sub);
+      sgemm_serial(kt, sub, ws[thread]);
     }
-  }
+  });
 }
 
 }  // namespace mlpcore

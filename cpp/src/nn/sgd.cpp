@@ -100,12 +100,7 @@ void Sgd::step(float* params, const float* grads) {
     const std::size_t b = seg[i].begin;
     run_kernel(i, params + b, grads + b, v + b);
   };
-  if (nt > 1) {
-#pragma omp parallel for schedule(dynamic) num_threads(nt)
-    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(pieces); ++i) update(static_cast<std::size_t>(i));
-  } else {  // no OpenMP region at all: a serial one still allocates a team and syncs
-    for (std::size_t i = 0; i < pieces; ++i) update(i);
-  }
+  parallel_for_dynamic(nt, pieces, update);
   ++steps_;
 }
 

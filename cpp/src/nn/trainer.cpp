@@ -52,18 +52,12 @@ void Trainer::gather(const Dataset& data, const std::uint32_t* idx, std::size_t 
   };
   // Copies are memory-bound: count a float as a few flops when sizing threads.
   const int nt = threads_for(4.0 * static_cast<double>(rows) * static_cast<double>(d + out));
-  if (nt > 1) {
-    // Pieces claimed one at a time, so a thread slowed by another process copies fewer.
-    constexpr std::size_t kRowsPerPiece = 32;
-    const std::ptrdiff_t pieces = static_cast<std::ptrdiff_t>((rows + kRowsPerPiece - 1) / kRowsPerPiece);
-#pragma omp parallel for schedule(dynamic) num_threads(nt)
-    for (std::ptrdiff_t p = 0; p < pieces; ++p) {
-      const std::size_t r0 = static_cast<std::size_t>(p) * kRowsPerPiece;
-      copy_rows(r0, std::min(rows, r0 + kRowsPerPiece));
-    }
-    return;
-  }
-  copy_rows(0, rows);
+  // Pieces claimed one at a time, so a thread slowed by another process copies fewer.
+  constexpr std::size_t kRowsPerPiece = 32;
+  parallel_for_dynamic(nt, (rows + kRowsPerPiece - 1) / kRowsPerPiece, [&](std::size_t p) {
+    const std::size_t r0 = p * kRowsPerPiece;
+    copy_rows(r0, std::min(rows, r0 + kRowsPerPiece));
+  });
 }
 
 EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t seed,
