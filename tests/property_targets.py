@@ -98,10 +98,19 @@ def matmul_cases(draw):
     return a, b, trans_a, trans_b, alpha, beta, c
 
 
+TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32
+
+
+def as_core_sees_it(x):
+    """float32 values as native compute reads them: subnormals are 0 while it
+    flushes them (mc.set_flush_denormal, on by default), in float64."""
+    x = np.asarray(x, np.float32).astype(np.float64)
+    return np.where(np.abs(x) < TINY, 0.0, x) if mc.config()["flush_denormal"] else x
+
+
 def check_matmul(case):
     a, b, trans_a, trans_b, alpha, beta, c = case
-    a64 = np.asarray(a, np.float32).astype(np.float64)
-    b64 = np.asarray(b, np.float32).astype(np.float64)
+    a64, b64 = as_core_sees_it(a), as_core_sees_it(b)
     opa, opb = (a64.T if trans_a else a64), (b64.T if trans_b else b64)
     if opa.shape[1] != opb.shape[0]:
         try:
@@ -120,13 +129,14 @@ def check_matmul(case):
         return
     ref = alpha * (opa @ opb)
     if c is not None:
-        ref += beta * np.asarray(c, np.float32).astype(np.float64)
+        ref += beta * as_core_sees_it(c)
     k = opa.shape[1]
     scale = (np.abs(opa).max(initial=0) * np.abs(opb).max(initial=0) * k * abs(alpha)
-             + (abs(beta) * np.abs(np.asarray(c, np.float64)).max(initial=0) if c is not None else 0.0))
+             + (abs(beta) * np.abs(as_core_sees_it(c)).max(initial=0) if c is not None else 0.0))
     if scale > 1e37:  # float32 may overflow where float64 does not: nothing to compare
         return
-    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * scale + 1e-30)
+    # Each product and partial sum below TINY may be flushed to 0 as well.
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * scale + (k + 1) * TINY)
 
 
 # ---------------------------------------------------------------- activations and softmax
@@ -220,6 +230,9 @@ def loss_cases(draw):
         if draw(st.integers(0, 3)) > 0:
             sums = target.sum(axis=1, keepdims=True)
             target = np.where(sums > 0, target / np.where(sums > 0, sums, 1), 1.0 / max(cols, 1))
+    elif loss == "binary_cross_entropy" and draw(st.integers(0, 3)) > 0:  # probabilities (else refused)
+        target = draw(hnp.arrays(np.float64, (rows, draw(st.sampled_from([cols, cols, cols + 1]))),
+                                 elements=st.floats(0, 1)))
     else:
         target = draw(real_array((rows, draw(st.sampled_from([cols, cols, cols + 1])))))
     weight = None
@@ -261,6 +274,9 @@ def check_loss(case):
         if valid and loss == "cross_entropy":
             tf = np.asarray(t, np.float32).astype(np.float64)
             valid = (tf >= 0).all() and np.allclose(tf.sum(axis=1), 1.0, rtol=0, atol=1e-3)
+        if valid and loss == "binary_cross_entropy":
+            tf = np.asarray(t, np.float32)
+            valid = ((tf >= 0) & (tf <= 1)).all()
     if weight is not None:
         valid = valid and weight.shape == (rows,) and (np.asarray(weight, np.float32) >= 0).all()
     fn = {"cross_entropy": mc.ops.cross_entropy, "binary_cross_entropy": mc.ops.binary_cross_entropy,

@@ -220,3 +220,47 @@ def test_threads_and_isa_arguments():
         mc.set_num_threads("2")
     with pytest.raises(ValueError, match="isa: expected one of"):
         mc.set_isa("sse9")
+
+
+def test_binary_cross_entropy_targets_must_be_probabilities():
+    X = np.zeros((4, 3), np.float32)
+    m = mc.Sequential([mc.Dense(2)], seed=0)
+    m.compile(loss="binary_cross_entropy", optimizer=mc.SGD(lr=0.1))
+    y = np.array([[0, 1], [1, 0], [7.0, 1], [0.5, 0.25]], np.float32)
+    with pytest.raises(ValueError, match=r"y: binary cross-entropy targets must be in \[0, 1\], got 7\.0 at flat index 4"):
+        m.fit(X, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"got -0\.5 at flat index 1"):
+        mc.ops.binary_cross_entropy(np.zeros((1, 2), np.float32), np.array([[0.0, -0.5]]))
+    m.fit(X, np.clip(y, 0, 1), epochs=1, verbose=0)  # soft targets in [0, 1] are fine
+
+
+def test_seed_out_of_range_fails_at_construction():
+    mc.Sequential([mc.Dense(2)], seed=2**64 - 1)
+    with pytest.raises(ValueError, match=r"seed: expected an integer in \[0, 2\*\*64\), got 18446744073709551616"):
+        mc.Sequential([mc.Dense(2)], seed=2**64)
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"lr": 1e-50}, "lr: expected 0 or a float32 number of magnitude >= 1.1754944e-38, got 1e-50"),
+    ({"lr": 1e39}, "lr: expected a finite float32 number"),
+    ({"momentum": 1.5}, "momentum: expected a number in [0, 1), got 1.5"),
+    ({"lr": -0.1}, "lr: expected a finite number > 0, got -0.1"),
+    ({"momentum": 0.9, "dampening": 1.25}, "dampening: expected a number in [0, 1], got 1.25"),
+])
+def test_sgd_values_are_checked_at_construction_and_printed_as_given(kw, message):
+    with pytest.raises(ValueError) as e:
+        mc.SGD(**kw)
+    assert message in str(e.value)
+    opt = mc.SGD(lr=0.1)
+    with pytest.raises(ValueError, match="lr: expected 0 or a float32"):
+        opt.lr = 1e-50
+    assert opt.lr == 0.1
+
+
+def test_every_finite_float32_is_a_valid_alpha():
+    a = np.ones((2, 3), np.float32)
+    big = float(np.finfo(np.float32).max)
+    np.testing.assert_array_equal(mc.ops.matmul(a, a.T, alpha=big / 4), np.full((2, 2), big * 0.75, np.float32))
+    np.testing.assert_array_equal(mc.ops.matmul(a[:, :1], a[:, :1].T, alpha=big), np.full((2, 2), big, np.float32))
+    with pytest.raises(ValueError, match="alpha: expected a finite float32 number"):
+        mc.ops.matmul(a, a.T, alpha=3.5e38)

@@ -143,10 +143,16 @@ float float_arg(const char* name, const py::handle& obj) {
     throw py::value_error(std::string(name) + ": expected a real number within float range, got " +
                           repr_short(obj));
   }
-  if (!std::isfinite(d) || std::fabs(d) > 3.0e38) {
-    throw py::value_error(std::string(name) + ": expected a finite float32 number, got " + repr_short(obj));
+  const float f = static_cast<float>(d);  // rounds to nearest: a value just past FLT_MAX becomes inf
+  if (!std::isfinite(f)) {
+    throw py::value_error(std::string(name) + ": expected a finite float32 number (|x| <= 3.4028235e38), got " +
+                          repr_short(obj));
   }
-  return static_cast<float>(d);
+  if (d != 0.0 && !std::isnormal(f)) {  // would become 0 or lose its precision in float32
+    throw py::value_error(std::string(name) + ": expected 0 or a float32 number of magnitude >= 1.1754944e-38, got " +
+                          repr_short(obj));
+  }
+  return f;
 }
 
 bool bool_arg(const char* name, const py::handle& obj) {
@@ -521,6 +527,16 @@ CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind l
                           (loss == LossKind::cross_entropy ? " (or integer labels of shape (rows,))" : ""));
   }
   require_finite(name, dense);
+  if (loss == LossKind::binary_cross_entropy) {
+    // The loss and its gradient sigmoid(z) - t are those of a probability t.
+    const float* p = dense.data();
+    for (std::size_t i = 0, n = rows * cols; i < n; ++i) {
+      if (!(p[i] >= 0.0f && p[i] <= 1.0f)) {
+        throw py::value_error(std::string(name) + ": binary cross-entropy targets must be in [0, 1], got " +
+                              py::repr(py::float_(p[i])).cast<std::string>() + " at flat index " + std::to_string(i));
+      }
+    }
+  }
   if (loss == LossKind::cross_entropy) {
     // The fused gradient softmax(z) - t is only the gradient of -sum t log softmax(z)
     // when each target row is a probability distribution: refuse anything else.
@@ -1400,6 +1416,11 @@ PYBIND11_MODULE(_core, m) {
     set_num_threads(static_cast<int>(int_arg("n", n, 1, max_threads_allowed())));
   }, py::arg("n"));
   m.def("get_num_threads", &max_threads);
+  m.def("check_sgd", [](const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
+                        const py::handle& weight_decay, const py::handle& nesterov) {
+    make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
+  }, py::arg("lr"), py::arg("momentum"), py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"),
+        "Raises what Sgd(...) would for these settings: types and ranges are checked in one place.");
 
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,

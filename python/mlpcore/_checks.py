@@ -27,6 +27,14 @@ def non_negative_int(name: str, value) -> int:
     return int(value)
 
 
+def seed_value(name: str, value) -> int:
+    """A seed: an integer in [0, 2**64), as the core's random number generator takes it."""
+    value = non_negative_int(name, value)
+    if value >= 2**64:
+        raise ValueError(f"{name}: expected an integer in [0, 2**64), got {value!r}")
+    return value
+
+
 def real_number(name: str, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from . import _core, devices, losses
-from ._checks import finite_matrix, non_negative_int, numeric_array, positive_int
+from ._checks import finite_matrix, non_negative_int, numeric_array, positive_int, seed_value
 from .callbacks import CallbackList, ProgressBar
 from .history import History
 from .layers import Dense
@@ -58,7 +58,7 @@ class Sequential:
 
     def __init__(self, layers=None, *, input_dim=None, seed=0, device="cpu"):
         self.layers: list[Dense] = []
-        self.seed = non_negative_int("seed", seed)
+        self.seed = seed_value("seed", seed)
         self._device = devices.resolve(device)
         self._gpu = None  # _GpuState while device == "cuda" and built
         self._input_dim = None if input_dim is None else positive_int("input_dim", input_dim)

@@ -5,7 +5,7 @@ LearningRateScheduler callback does); the momentum buffer is kept."""
 
 from __future__ import annotations
 
-from ._checks import real_number
+from . import _core
 
 
 class SGD:
@@ -17,23 +17,16 @@ class SGD:
                  learning_rate=None, decay_bias=True):
         if learning_rate is not None:  # Keras spelling
             lr = learning_rate
-        self.lr = lr
-        self.momentum = real_number("momentum", momentum)
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum: expected a number in [0, 1), got {self.momentum}")
-        self.weight_decay = real_number("weight_decay", weight_decay)
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay: expected a number >= 0, got {self.weight_decay}")
-        self.dampening = real_number("dampening", dampening)
-        if not 0.0 <= self.dampening <= 1.0:
-            raise ValueError(f"dampening: expected a number in [0, 1], got {self.dampening}")
-        if not isinstance(nesterov, bool):
-            raise TypeError(f"nesterov: expected a bool, got {type(nesterov).__name__}")
-        if nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
-            raise ValueError("nesterov: requires momentum > 0 and dampening == 0")
-        self.nesterov = nesterov
+        # Types and ranges are the core's rule (float32 values, lr > 0, momentum in
+        # [0, 1), ...), checked here so that a bad value fails at construction.
+        _core.check_sgd(lr, momentum, dampening, weight_decay, nesterov)
+        self._lr = float(lr)
+        self.momentum = float(momentum)
+        self.weight_decay = float(weight_decay)
+        self.dampening = float(dampening)
+        self.nesterov = bool(nesterov)
         if not isinstance(decay_bias, bool):
-            raise TypeError(f"decay_bias: expected a bool, got {type(decay_bias).__name__}")
+            raise TypeError(f"decay_bias: expected a bool, got {type(decay_bias).__name__} {decay_bias!r}")
         self.decay_bias = decay_bias
 
     @property
@@ -42,10 +35,8 @@ class SGD:
 
     @lr.setter
     def lr(self, value) -> None:
-        value = real_number("lr", value)
-        if value <= 0:
-            raise ValueError(f"lr: expected a number > 0, got {value}")
-        self._lr = value
+        _core.check_sgd(value, self.momentum, self.dampening, self.weight_decay, self.nesterov)
+        self._lr = float(value)
 
     learning_rate = lr  # Keras spelling
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -14,10 +16,21 @@
 
 namespace mlpcore {
 
+namespace {
+// The shortest decimal that reads back as v ("0.1", not "0.100000"), as Python prints it.
+std::string shortest_decimal(float v) {
+  char text[32];
+  for (int digits = 1; digits <= 9; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, static_cast<double>(v));
+    if (std::strtof(text, nullptr) == v) break;
+  }
+  return text;
+}
+}  // namespace
+
 void validate(const SgdConfig& c) {
   auto bad = [](const char* what, const char* expected, float got) {
-    throw std::invalid_argument(std::string(what) + ": expected " + expected + ", got " +
-                                std::to_string(got));
+    throw std::invalid_argument(std::string(what) + ": expected " + expected + ", got " + shortest_decimal(got));
   };
   if (!(c.lr > 0.0f) || !std::isfinite(c.lr)) bad("lr", "a finite number > 0", c.lr);
   if (!(c.momentum >= 0.0f && c.momentum < 1.0f)) bad("momentum", "a number in [0, 1)", c.momentum);
