@@ -45,8 +45,11 @@ def gradients(params, acts, loss, X, y):
 
 
 def sgd_train(params, acts, loss, X, y, batch_size, epochs, lr, momentum=0.0, nesterov=False,
-              weight_decay=0.0):
-    """torch.optim.SGD over in-order minibatches; returns new params and per-step losses."""
+              weight_decay=0.0, dampening=0.0):
+    """torch.optim.SGD over in-order minibatches; returns new params and per-step losses.
+    As there: g = grad + weight_decay * p; the momentum buffer starts as the first g,
+    then buf = momentum * buf + (1 - dampening) * g; the step is g + momentum * buf
+    with Nesterov, else buf."""
     params = [(W.astype(np.float64).copy(), b.astype(np.float64).copy()) for W, b in params]
     velocity = None
     losses = []
@@ -58,7 +61,8 @@ def sgd_train(params, acts, loss, X, y, batch_size, epochs, lr, momentum=0.0, ne
             flat_g = [g + weight_decay * p for (W, b), (gW, gb) in zip(params, grads)
                       for p, g in ((W, gW), (b, gb))]
             if momentum:
-                velocity = flat_g if velocity is None else [momentum * v + g for v, g in zip(velocity, flat_g)]
+                velocity = flat_g if velocity is None else [momentum * v + (1 - dampening) * g
+                                                          for v, g in zip(velocity, flat_g)]
                 steps = [g + momentum * v for g, v in zip(flat_g, velocity)] if nesterov else velocity
             else:
                 steps = flat_g

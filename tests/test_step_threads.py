@@ -44,12 +44,24 @@ def test_one_thread_taken_when_all_threads_are_slowed_down():
 def test_back_to_all_threads_when_the_load_goes():
     tuner = _core.StepThreads(4)
     loaded = lambda t, i: 10.0 if t == 4 else 1.0  # noqa: E731
-    run(tuner, loaded, 2000)
-    assert tuner.next() in (1, 4)
+    before = run(tuner, loaded, 2000)
+    # Under load the loop runs on one thread, probing four only now and then: it
+    # starts on four, probes one (steps 3..5) and switches, rechecks four 16
+    # steps later (steps 22..24), and from then on probes every
+    # 100 * 3 * (10 - 1) / 1 = 2700 steps: none in the rest of these 2000 steps,
+    # nor at the next one.
+    last_probe = len(before) - 1 - before[::-1].index(4)
+    assert last_probe < 40
+    assert before[last_probe + 1:] == [1] * (len(before) - last_probe - 1)
+    assert tuner.next() == 1
     # The load is gone: four threads now take 0.3 of one thread's time.
     used = run(tuner, lambda t, i: 0.3 if t == 4 else 1.0, 5000)
     switched = used.index(4)
-    assert switched <= 4097  # at most one probe interval
+    # The next probe of four threads, one probe interval after the last, wins
+    # (its two counted steps, 0.3 < 0.95 * 1.0) and the loop stays there: the
+    # 3 probe steps, then 16 before the recheck of one thread.
+    assert len(before) + 1 + switched - last_probe <= 2700 + 1
+    assert used[switched:switched + 19] == [4] * 19
     assert used[switched:].count(1) <= 0.02 * len(used[switched:])
 
 
