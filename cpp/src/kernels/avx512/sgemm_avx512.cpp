@@ -71,10 +71,11 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   // Start fetching the C tile now; it is read (beta != 0) or written after the
   // k loop. Rows of a large C, ldc apart, are rarely still cached from the last
   // k slice, and waiting for them after the loop cost a tenth of the time of
-  // 1024- and 2048-squares.
+  // 1024- and 2048-squares. A short k loop (k = 10 in an output layer's
+  // input gradient) could not hide the fetch anyway.
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) {
-    if (i < m) {
+    if (i < m && kc >= 32) {
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * V), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * V - 1), _MM_HINT_T0);
