@@ -37,17 +37,22 @@ def tile():
 def edge_shapes():
     """Shapes around the active ISA's micro-tile and cache blocks."""
     mr, nr = tile()
+    bl = mc.config()["blocking"]  # derived from this CPU's caches: kc, mc, nc vary by machine
+    kc, mcb, nc = bl["kc"], bl["mc"], bl["nc"]
     return sorted({
         (1, 1, 1), (1, 7, 3), (5, 1, 2), (3, 4, 1),
         (mr - 1, nr - 1, 5), (mr, nr, 8), (mr + 1, nr + 1, 9),
         (2 * mr + 1, 3 * nr - 1, 17),
         (37, 53, 101),          # primes
         (13, 29, 700),          # several k blocks
-        (301, 67, 300),         # several row blocks: A is packed
-        (7, 4200, 19),          # several column blocks (nc is 2048 or 4096)
+        (13, 29, 2 * kc + 1),   # several k blocks, whatever kc
+        (301, 67, 300),         # several row blocks where mc < 301: A is packed
+        (mcb + mr + 1, 67, 30),  # several row blocks: A is packed
+        (7, 4200, 19),          # several column blocks where nc < 4200
+        (3, nc + nr + 1, 7),    # several column blocks
         (64, 10, 256),          # a narrow output layer
         (mr, 2 * nr + 3, 600),  # one row tile: B read in place, several k blocks
-        (2, 4500, 300),         # one row tile, several column blocks
+        (2, 4500, 300),         # one row tile, several column blocks where nc < 4500
     })
 
 

@@ -91,11 +91,12 @@ def test_fit_peak_memory_is_data_plus_four_parameter_copies_plus_workspace():
     params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:])) * 4
     data = rows * widths[0] * 4 + rows * 4
     threads = 2
+    bl = mc.config()["blocking"]
     workspace = (
         batch * sum(widths) * 4            # activations of every layer
         + 4 * batch * max(widths) * 4      # delta, scratch, gathered batch, targets
-        + threads * (256 * 2048 + 144 * 256) * 4  # GEMM packing panels (kc x nc, mc x kc) per thread
-    )
+        + threads * (bl["kc"] * min(bl["nc"], max(widths)) + bl["mc"] * bl["kc"]) * 4  # GEMM packing
+    )  # panels per thread: kc x nc (at most the widest layer) of B, mc x kc of A
     slack = 8 * MiB  # interpreter objects, allocator rounding, page granularity
     bound = data + 4 * params + workspace + slack
 

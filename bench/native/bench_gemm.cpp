@@ -2,7 +2,8 @@
 // and the nine products of a 784-512-256-10 MLP training step, and the fraction
 // of this CPU's peak FMA throughput, which it measures with a register-only
 // FMA loop (the ceiling any micro-kernel can reach), together with the
-// micro-kernel alone on L1-resident panels.
+// micro-kernel alone on L1-resident panels. It first prints the CPU model, the
+// caches as the GEMM uses them and the blocking derived from them.
 //
 //   cmake -S . -B build/bench -DMLPCORE_BENCH=ON -DMLPCORE_PYTHON=OFF && cmake --build build/bench
 //   OMP_NUM_THREADS=1 build/bench/mlpcore_bench [--max-n 2048] [--isa avx2] [--only "b32"]
@@ -11,11 +12,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <ctime>
 #include <vector>
 
 #include "mlpcore/aligned_buffer.h"
+#include "mlpcore/cpu_caches.h"
 #include "mlpcore/dispatch.h"
 #include "mlpcore/gemm.h"
 #include "mlpcore/threads.h"
@@ -176,6 +179,24 @@ int main(int argc, char** argv) {
   g_cpu_clock = threads == 1;
   const double peak1 = measured_peak_one_core(kt.isa);
   const double peak = peak1 * threads;
+  {
+    std::string model = "unknown CPU";
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+      if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+        model = line.substr(line.find(':') + 2);
+        break;
+      }
+    }
+    const CachesInUse& caches = cpu_caches();
+    const GemmBlocking& bl = kt.sgemm_blocking;
+    std::printf("cpu %s; caches (a core's share, %s): L1d %zu KiB, L2 %zu KiB, L3 %zu KiB\n",
+                model.c_str(), caches.source.c_str(), caches.per_core.l1d / 1024,
+                caches.per_core.l2 / 1024, caches.per_core.l3 / 1024);
+    for (const std::string& why : caches.distrusted) std::printf("  distrusted: %s\n", why.c_str());
+    std::printf("blocking (%s): mr %d, nr %d, mc %d, kc %d, nc %d\n", blocking_source(), bl.mr, bl.nr,
+                bl.mc, bl.kc, bl.nc);
+  }
   std::printf("isa %s, tile %dx%d, threads %d, clock: %s\n", isa_name(kt.isa), kt.sgemm_blocking.mr,
               kt.sgemm_blocking.nr, threads, g_cpu_clock ? "thread CPU time" : "wall");
   if (peak1 > 0) {

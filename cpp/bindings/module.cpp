@@ -29,6 +29,7 @@
 #include "mlpcore/elementwise.h"
 #include "mlpcore/float_env.h"
 #include "mlpcore/gemm.h"
+#include "mlpcore/gemm_blocking.h"
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
 #include "mlpcore/sgd.h"
@@ -1375,7 +1376,26 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  m.def("config", []() {
+  auto blocking_dict = [](const GemmBlocking& b) {
+    py::dict d;
+    d["mr"] = b.mr;
+    d["nr"] = b.nr;
+    d["mc"] = b.mc;
+    d["kc"] = b.kc;
+    d["nc"] = b.nc;
+    return d;
+  };
+  auto caches_dict = [](const CachesInUse& c) {
+    py::dict d;
+    const auto bytes = [](std::size_t v) { return v ? py::object(py::int_(v)) : py::object(py::none()); };
+    d["l1d"] = bytes(c.per_core.l1d);
+    d["l2"] = bytes(c.per_core.l2);
+    d["l3"] = bytes(c.per_core.l3);
+    d["source"] = c.source;
+    d["distrusted"] = c.distrusted;
+    return d;
+  };
+  m.def("config", [blocking_dict, caches_dict]() {
     py::dict d;
     d["version"] = MLPCORE_VERSION;
     d["isa"] = isa_name(kernels().isa);
@@ -1402,10 +1422,38 @@ PYBIND11_MODULE(_core, m) {
     d["cuda"] = cuda;
     const GemmBlocking b = kernels().sgemm_blocking;
     d["gemm_tile"] = py::make_tuple(b.mr, b.nr);
+    d["caches"] = caches_dict(cpu_caches());
+    py::dict blocking = blocking_dict(b);
+    blocking["source"] = blocking_source();
+    d["blocking"] = blocking;
     return d;
   }, "Build and run-time configuration: version, ISA in use, supported ISAs (and which of them are "
      "emulated in software), threads, OpenMP, whether this is a forked child running serially, subnormal "
-     "flushing, CUDA.");
+     "flushing, CUDA, the caches (a core's share of L1d, L2, L3 in bytes, None where unknown or "
+     "implausible) and the GEMM blocking derived from them (mr, nr, mc, kc, nc; MLPCORE_BLOCKING "
+     "overrides kc, mc, nc).");
+  m.def("_derive_blocking", [blocking_dict, caches_dict](const std::string& isa, std::size_t l1d, std::size_t l2, std::size_t l3,
+                               int l2_cores, int l3_cores) {
+    Isa which = Isa::generic;
+    bool known = false;
+    for (Isa i : {Isa::generic, Isa::neon, Isa::avx2, Isa::avx512}) {
+      if (isa == isa_name(i)) which = i, known = true;
+    }
+    if (!known) throw py::value_error("isa: expected 'avx512', 'avx2', 'neon' or 'generic', got '" + isa + "'");
+    CacheReport report;
+    report.l1d = {l1d, 1};
+    report.l2 = {l2, l2_cores};
+    report.l3 = {l3, l3_cores};
+    report.source = "given";
+    const CachesInUse in_use = caches_in_use(report);
+    py::dict out;
+    out["caches"] = caches_dict(in_use);
+    out["blocking"] = blocking_dict(derive_blocking(table_blocking(which), in_use.per_core));
+    return out;
+  }, py::arg("isa"), py::arg("l1d"), py::arg("l2"), py::arg("l3"), py::arg("l2_cores") = 1,
+     py::arg("l3_cores") = 1,
+     "For tests: the caches in use and the blocking derived for an ISA's table from the given cache "
+     "sizes in bytes (0: unknown) and the cores sharing L2 and L3.");
   m.def("set_flush_denormal", [](const py::handle& enabled) { set_flush_denormal(bool_arg("enabled", enabled)); },
         py::arg("enabled"), "Whether native compute flushes subnormal floats to zero (process-wide, default True).");
   m.def("_float_control", []() { return float_control(); },

@@ -4,7 +4,9 @@
 //
 // Python always hands the GEMM dense arrays; this program is where the row
 // strides are exercised: all four transpose combinations, shapes spanning
-// several micro-tiles, k blocks (kc = 256 in every table) and nc blocks, on
+// several micro-tiles, k blocks and nc blocks (of the tables' default blocks; the
+// blocks derived from this CPU's caches may be larger, so CTest also runs it
+// under MLPCORE_BLOCKING=kc=40,mc=30,nc=70), on
 // every split of the driver (serial, by columns, by rows with B shared, A
 // packed or read in place, B read in place), with each epilogue: bias +
 // activation, the act_output derivative, b_column_sums, and beta != 0.
@@ -323,8 +325,9 @@ struct Checker {
 };
 
 // The shapes: each crosses tiles, k blocks or nc blocks of every ISA's table
-// (mr x nr: avx512 12 x 32, avx2 6 x 16, generic 4 x 16, neon 8 x 12; kc 256;
-// mc 128..192; nc 2048 or 4096) and lands on a different split of the driver.
+// (mr x nr: avx512 12 x 32, avx2 6 x 16, generic 4 x 16, neon 8 x 12; the
+// tables' kc 256, mc 128..192, nc 2048 or 4096, and the small blocks CTest
+// also sets) and lands on a different split of the driver.
 struct Shape {
   std::size_t m, n, k;
   const char* why;

@@ -23,6 +23,14 @@ std::vector<Isa> supported_isas();
 // results on any x86-64, at a fraction of the speed.
 bool isa_emulated(Isa isa);
 
+// The block sizes of an ISA's own table: the defaults, before the caches or
+// MLPCORE_BLOCKING (kernels().sgemm_blocking is what the GEMM uses).
+GemmBlocking table_blocking(Isa isa);
+
+// Where the cache blocks in use come from: "caches" (derived from cpu_caches()),
+// "table" (no cache could be read) or "MLPCORE_BLOCKING" (the environment).
+const char* blocking_source();
+
 // Switch the table in use (for tests and benchmarks). Throws std::invalid_argument
 // for an unknown name or an ISA this machine cannot run.
 void select_isa(const std::string& name);

@@ -2,6 +2,8 @@
 // reports (CPUID) and whose registers the OS saves (XGETBV), unless MLPCORE_ISA
 // asks for a lower one. In the test build with MLPCORE_EMULATE_AVX512 the
 // AVX-512 table runs on any x86-64 (emulated in software) and counts as supported.
+// Each table's cache blocks are derived from the caches the CPU reports
+// (gemm_blocking.h), or set by MLPCORE_BLOCKING.
 #include "mlpcore/dispatch.h"
 
 #include <atomic>
@@ -11,6 +13,8 @@
 #include <stdexcept>
 
 #include "isa_fillers.h"
+#include "mlpcore/cpu_caches.h"
+#include "mlpcore/gemm_blocking.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #if defined(_MSC_VER)
@@ -114,6 +118,7 @@ constexpr Isa kAllBestFirst[] = {Isa::avx512, Isa::avx2, Isa::neon, Isa::generic
 struct Registry {
   KernelTable tables[4];
   std::atomic<const KernelTable*> active{nullptr};
+  const char* blocking_source = "table";
 };
 
 bool parse_isa(const std::string& name, Isa& out) {
@@ -130,6 +135,26 @@ Registry& registry() {
   static Registry* reg = [] {
     auto* r = new Registry;  // never freed: kernels may run during static destruction
     for (Isa isa : kAllBestFirst) r->tables[static_cast<int>(isa)] = make_table(isa);
+    // Cache blocks: derived from the caches where any level could be read (each
+    // unknown level keeps the table's footprint), then MLPCORE_BLOCKING on top.
+    const CachesInUse& caches = cpu_caches();
+    const CacheSizes& sizes = caches.per_core;
+    if (sizes.l1d || sizes.l2 || sizes.l3) {
+      for (KernelTable& t : r->tables) t.sgemm_blocking = derive_blocking(t.sgemm_blocking, sizes);
+      r->blocking_source = "caches";
+    }
+    if (const char* env = std::getenv("MLPCORE_BLOCKING"); env && *env) {
+      std::string error;
+      for (KernelTable& t : r->tables) {
+        error = apply_blocking_override(env, t.sgemm_blocking);
+        if (!error.empty()) break;  // bad text fails on the first table, changing none
+      }
+      if (error.empty()) {
+        r->blocking_source = "MLPCORE_BLOCKING";
+      } else {
+        std::fprintf(stderr, "mlpcore: MLPCORE_BLOCKING=%s ignored: %s\n", env, error.c_str());
+      }
+    }
     const std::vector<Isa> ok = supported_isas();
     Isa chosen = ok.front();
     if (const char* env = std::getenv("MLPCORE_ISA"); env && *env) {
@@ -180,6 +205,10 @@ bool isa_emulated(Isa isa) {
   return false;
 #endif
 }
+
+GemmBlocking table_blocking(Isa isa) { return make_table(isa).sgemm_blocking; }
+
+const char* blocking_source() { return registry().blocking_source; }
 
 const KernelTable& kernels() { return *registry().active.load(std::memory_order_acquire); }
 

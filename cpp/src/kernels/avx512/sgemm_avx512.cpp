@@ -49,29 +49,48 @@ inline __m512 apply_epilogue(__m512 v, const mlpcore::TileEpilogue& ep, __m512 b
 // would otherwise cost a whole 12-row tile). Every R sums in the same order, so
 // a row of C is bitwise the same wherever it sits in the batch.
 // B's rows are STEP floats apart (kNR: packed), or rs_b apart when STEP is 0.
-template <int R, int STEP>
+// V is the vectors of 16 columns computed per row: 2, or 1 for a tile of at
+// most 16 columns (the 10 of an output layer), which then issues half the
+// FMAs; each lane sums as with V = 2, so the result is bitwise the same.
+template <int R, int STEP, int V>
 void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m, int n,
                float alpha, float beta, const mlpcore::TileEpilogue* ep) {
   const std::ptrdiff_t b_step = STEP ? STEP : rs_b;
-  __m512 acc[R][2];
+  __m512 acc[R][V];
 #pragma GCC unroll 12
-  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < R; ++i) {
+    acc[i][0] = _mm512_setzero_ps();
+    if constexpr (V == 2) acc[i][1] = _mm512_setzero_ps();
+  }
 
   // Rows past m repeat the last real row: computed, never stored, never out of bounds.
   const float* row[R];
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
+  // Start fetching the C tile now; it is read (beta != 0) or written after the
+  // k loop. Rows of a large C, ldc apart, are rarely still cached from the last
+  // k slice, and waiting for them after the loop cost a tenth of the time of
+  // 1024- and 2048-squares. A short k loop (k = 10 in an output layer's
+  // input gradient) could not hide the fetch anyway.
+#pragma GCC unroll 12
+  for (int i = 0; i < R; ++i) {
+    if (i < m && kc >= 32) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * V), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * V - 1), _MM_HINT_T0);
+    }
+  }
 
   std::ptrdiff_t off = 0;
   for (std::size_t p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = _mm512_loadu_ps(b + 16);
+    const __m512 b1 = V == 2 ? _mm512_loadu_ps(b + 16) : b0;
 #pragma GCC unroll 12
     for (int i = 0; i < R; ++i) {
       const __m512 ai = _mm512_set1_ps(row[i][off]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      if constexpr (V == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
     off += cs_a;
     b += b_step;
@@ -83,25 +102,23 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   __m512 bias0 = _mm512_setzero_ps(), bias1 = bias0;
   if (ep && ep->bias) {
     bias0 = _mm512_maskz_loadu_ps(k0, ep->bias);
-    bias1 = _mm512_maskz_loadu_ps(k1, ep->bias + 16);
+    if constexpr (V == 2) bias1 = _mm512_maskz_loadu_ps(k1, ep->bias + 16);
   }
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) {
     if (i < m) {
       float* ci = c + i * ldc;
       __m512 r0 = _mm512_mul_ps(va, acc[i][0]);
-      __m512 r1 = _mm512_mul_ps(va, acc[i][1]);
-      if (beta != 0.0f) {
-        r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), r0);
-        r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, ci + 16), r1);
-      }
-      if (ep) {
-        const float* yi = ep->y ? ep->y + i * ep->ld_y : nullptr;
-        r0 = apply_epilogue(r0, *ep, bias0, yi, k0);
-        r1 = apply_epilogue(r1, *ep, bias1, yi ? yi + 16 : nullptr, k1);
-      }
+      if (beta != 0.0f) r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), r0);
+      const float* yi = ep && ep->y ? ep->y + i * ep->ld_y : nullptr;
+      if (ep) r0 = apply_epilogue(r0, *ep, bias0, yi, k0);
       _mm512_mask_storeu_ps(ci, k0, r0);
-      _mm512_mask_storeu_ps(ci + 16, k1, r1);
+      if constexpr (V == 2) {
+        __m512 r1 = _mm512_mul_ps(va, acc[i][1]);
+        if (beta != 0.0f) r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, ci + 16), r1);
+        if (ep) r1 = apply_epilogue(r1, *ep, bias1, yi ? yi + 16 : nullptr, k1);
+        _mm512_mask_storeu_ps(ci + 16, k1, r1);
+      }
     }
   }
 }
@@ -111,8 +128,12 @@ void sgemm_ukr_avx512_12x32(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
                             std::ptrdiff_t ldc, int m, int n, float alpha, float beta,
                             const mlpcore::TileEpilogue* ep) {
   call_tile<kMR, 8, 4, kNR>(m, rs_b, [&](auto rows, auto step) {
-    tile_rows<decltype(rows)::value, decltype(step)::value>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n,
-                                                            alpha, beta, ep);
+    constexpr int R = decltype(rows)::value, STEP = decltype(step)::value;
+    if (n <= 16) {
+      tile_rows<R, STEP, 1>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+    } else {
+      tile_rows<R, STEP, 2>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+    }
   });
 }
 
