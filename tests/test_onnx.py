@@ -175,6 +175,16 @@ def test_classifier_labels_and_probabilities(kind):
         np.testing.assert_allclose(proba, clf.predict_proba(rows), rtol=RTOL, atol=ATOL)
 
 
+def test_unfitted_estimator():
+    sk = pytest.importorskip("mlpcore.sklearn")
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        sk.MLPClassifier().to_onnx(io.BytesIO())
+    with pytest.raises(ValueError, match="opset"):
+        sk.MLPRegressor().to_onnx(io.BytesIO(), opset=9)
+
+
 @pytest.mark.parametrize("outputs", [1, 2])
 def test_regressor(outputs):
     sk = pytest.importorskip("mlpcore.sklearn")

@@ -14,15 +14,21 @@ Tolerances (float32 backpropagation against a float64 reference). For each entry
 
     relative error = |g - fd| / max(|fd|, 1e-2 * S, 1e-3 * S_max)
 
-where S is the sum over the batch's rows of the magnitudes of each row's own
-finite difference (what float32 rounding is proportional to: a gradient that is
-small because rows cancel is still summed from large terms), and S_max the
-largest S over all parameters (over all inputs, for the input gradient), which
-covers saturated sigmoid and tanh units, whose float32 derivative is resolved
-only to about 1e-7 of its largest value. An entry passes when its relative error
-is at most ``rtol`` (default 1e-3); a correct float32 backward stays orders of
-magnitude below it, and a wrong one (a missing factor, a wrong derivative, a
-transposed product) lands near 1.
+where S is what float32 rounding of that entry is proportional to: the sum
+over rows and outputs of |d output / d entry| (by the same differences) times
+the magnitude of the terms d loss / d output is made of (2(|y| + |t|) for MSE,
+p + t for the cross-entropies, times the row's weight over the loss's
+normalizer). A gradient that is small because rows cancel, or because the fit
+is nearly exact (the residual y - t is then mostly float32 rounding of y), is
+still made of terms that large. S_max is the largest S over all parameters
+(over all inputs, for the input gradient); it covers saturated sigmoid and tanh
+units, whose float32 derivative is resolved only to about 1e-7 of its largest
+value. An entry passes when its relative error is at most ``rtol`` (default
+1e-3); a correct float32 backward stays one to three orders of magnitude below
+it (tests/test_gradcheck.py holds it under 1e-4), and a wrong one (a missing
+factor, a wrong derivative, a transposed product) lands near 1. Near an exact
+fit a gradient is itself at float32's noise level, so a wrong one can pass
+there: check a model that has not converged (at initialisation, or part-way).
 
 ReLU is not differentiable at 0. Rows of X that put a ReLU pre-activation within
 float32 rounding of 0 (|z| <= 1e-5 * sum |terms of z|, z != 0 in float64) are
