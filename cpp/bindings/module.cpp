@@ -30,6 +30,7 @@
 #include "mlpcore/float_env.h"
 #include "mlpcore/gemm.h"
 #include "mlpcore/gemm_blocking.h"
+#include "mlpcore/gradients.h"
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
 #include "mlpcore/sgd.h"
@@ -839,6 +840,50 @@ py::dict evaluate_py(const Network& net, const py::handle& loss_name, const py::
   return stats_dict(stats);
 }
 
+// ---------------------------------------------------------------- gradients (mlpcore.gradcheck)
+
+// (loss, [(dW, db), ...], dX) of one batch, from the core's backpropagation.
+// `fault` is for tests only: (layer, "W" or "b", scale) makes that gradient
+// wrong on purpose, so that a test sees the gradient check name it.
+py::tuple loss_gradients_py(Network& net, const py::handle& loss_name, const py::handle& x, const py::handle& y,
+                            const py::object& w, const py::object& fault_obj) {
+  const LossKind loss = parse_loss(loss_name);
+  const CheckedData data = check_data(net, loss, x, y, w);
+  std::optional<GradientFault> fault;
+  if (!fault_obj.is_none()) {
+    const py::list f = list_arg("_fault", fault_obj);
+    if (f.size() != 3) throw py::value_error("_fault: expected (layer, 'W' or 'b', scale)");
+    const std::string which = str_arg("_fault[1]", f[1]);
+    if (which != "W" && which != "b") throw py::value_error("_fault[1]: expected 'W' or 'b', got '" + which + "'");
+    fault = GradientFault{static_cast<std::size_t>(int_arg("_fault[0]", f[0], 0, static_cast<long long>(net.num_layers()) - 1)),
+                          which == "b", float_arg("_fault[2]", f[2])};
+  }
+  const std::size_t rows = data.x.shape(0);
+  double per_row = static_cast<double>(net.input_dim() + 2 * net.max_width());
+  for (std::size_t l = 0; l < net.num_layers(); ++l) per_row += static_cast<double>(net.fan_out(l));
+  require_memory("X", 4.0 * per_row * static_cast<double>(rows),
+                 "the gradients of a batch of " + std::to_string(rows) + " rows");
+  FloatArray dx({rows, net.input_dim()});
+  float* pdx = dx.mutable_data();
+  const Dataset view = data.view();
+  Use use(&net, true, "loss_gradients");
+  double value;
+  {
+    NativeSection native;
+    value = loss_and_gradients(net, loss, view.x, view.rows, view.targets, view.sample_weight, pdx,
+                               fault ? &*fault : nullptr);
+  }
+  py::list layers;
+  for (std::size_t l = 0; l < net.num_layers(); ++l) {
+    FloatArray gw({net.fan_in(l), net.fan_out(l)});
+    FloatArray gb(std::vector<py::ssize_t>{static_cast<py::ssize_t>(net.fan_out(l))});
+    std::copy_n(net.grads() + net.weight_offset(l), gw.size(), gw.mutable_data());
+    std::copy_n(net.grads() + net.bias_offset(l), gb.size(), gb.mutable_data());
+    layers.append(py::make_tuple(gw, gb));
+  }
+  return py::make_tuple(value, layers, dx);
+}
+
 SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
                           const py::handle& weight_decay, const py::handle& nesterov) {
   SgdConfig c{float_arg("lr", lr), float_arg("momentum", momentum), float_arg("dampening", dampening),
@@ -1546,6 +1591,10 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("evaluate", &evaluate_py, py::arg("network"), py::arg("loss"), py::arg("X"), py::arg("y"),
         py::arg("sample_weight") = py::none());
+  m.def("loss_gradients", &loss_gradients_py, py::arg("network"), py::arg("loss"), py::arg("X"), py::arg("y"),
+        py::arg("sample_weight") = py::none(), py::arg("_fault") = py::none(),
+        "(loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); "
+        "_fault is for tests only.");
 
   // The fit loop's choice of threads per step, exposed so its policy can be
   // checked against given step times.

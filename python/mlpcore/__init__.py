@@ -3,7 +3,8 @@ chosen at run time, OpenMP threads) behind a Keras-like API."""
 
 from __future__ import annotations
 
-from . import _core, callbacks, ops
+from . import _core, callbacks, onnx, ops
+from ._gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .devices import DeviceUnavailableError, cuda_available
 from .history import History
 from .layers import Dense
@@ -70,6 +71,6 @@ def set_isa(name: str) -> None:
     _core.set_isa(name)
 
 
-__all__ = ["Dense", "DeviceUnavailableError", "History", "ModelBusyError", "ModelFileError", "NotBuiltError",
-           "SGD", "Sequential", "callbacks", "config", "cuda_available", "get_num_threads", "load", "ops",
+__all__ = ["Dense", "DeviceUnavailableError", "GradcheckError", "GradcheckReport", "History", "ModelBusyError", "ModelFileError", "NotBuiltError",
+           "SGD", "Sequential", "callbacks", "config", "cuda_available", "get_num_threads", "gradcheck", "load", "onnx", "ops",
            "plot_history", "set_flush_denormal", "set_isa", "set_num_threads", "__version__"]

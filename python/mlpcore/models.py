@@ -570,6 +570,19 @@ class Sequential:
         self.__dict__.update(io.from_bytes(state["mlpcore_file"], "pickle").__dict__)
 
 
+    # ------------------------------------------------------------------ export
+    def to_onnx(self, path, opset=17):
+        """Write the model as ONNX to ``path`` (a file name or a binary file
+        object) for onnxruntime and other runtimes: a graph computing what
+        ``predict`` returns (input "input", output "output", dynamic batch),
+        with metadata (mlpcore version, loss, classes). Needs the onnx package
+        (``pip install "mlpcore[onnx]"``); returns the onnx.ModelProto. See
+        mlpcore.onnx."""
+        from . import onnx
+
+        self._require_idle("to_onnx")
+        return onnx.export(self, path, opset)
+
     # ------------------------------------------------------------------ inference
     def predict(self, X) -> np.ndarray:
         """Outputs for each row of X: class probabilities (softmax) for

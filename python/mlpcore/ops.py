@@ -9,11 +9,13 @@ two forms: ``*_derivative(x)`` is f'(x) at the input, and
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _core
 from .layers import ACTIVATIONS
-from ._checks import one_of
+from ._checks import finite_matrix, one_of
 
 
 def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, c=None) -> np.ndarray:
@@ -102,6 +104,43 @@ def mse(prediction, target, sample_weight=None):
     return _core.loss("mse", prediction, target, sample_weight)
 
 
+class LossGradients(NamedTuple):
+    """What ``loss_gradients`` returns: the batch's loss (float), the gradients
+    of every layer's parameters (a list of ``(dW [in, out], db [out])`` float32
+    pairs, shaped as ``model.get_weights()``) and ``dX``, d loss / d X
+    ([rows, input_dim] float32)."""
+
+    loss: float
+    layers: list
+    X: np.ndarray
+
+
+def loss_gradients(model, X, y, sample_weight=None, *, _fault=None) -> LossGradients:
+    """The loss of ``model`` (a built, compiled ``Sequential``) on the batch
+    (X, y) and its gradients with respect to every parameter and to the inputs
+    X, from the native core's backpropagation (float32): the forward, fused loss
+    gradient and backward of one training step, with no step taken and nothing
+    changed in the model. The loss is the compiled one, as ``evaluate`` reports
+    it (rows weighted by ``sample_weight``, then the loss's mean).
+    ``mlpcore.gradcheck`` compares these with finite differences.
+
+    ``_fault`` is for tests only: ``(layer, "W" or "b", scale)`` multiplies that
+    gradient by ``scale``, a deliberately wrong backward for a gradient check to catch."""
+    from .models import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a mlpcore.Sequential, got {type(model).__name__}")
+    net = model._require_built("loss_gradients")
+    model._require_idle("loss_gradients")
+    if model._loss is None:
+        raise ValueError("model: not compiled; call model.compile(loss=...) first (the loss defines the gradient)")
+    X = finite_matrix("X", X, model.input_dim)
+    targets = model._targets(y, X.shape[0])
+    weights = model._weights(sample_weight, X.shape[0])
+    loss, layers, dX = _core.loss_gradients(net, model._loss, X, targets, weights, _fault)
+    return LossGradients(float(loss), list(layers), dX)
+
+
 __all__ = ["matmul", "activation", "sigmoid", "tanh", "relu", "identity", "softmax",
            "activation_backward", "activation_derivative", "sigmoid_derivative", "tanh_derivative",
-           "relu_derivative", "cross_entropy", "binary_cross_entropy", "mse"]
+           "relu_derivative", "cross_entropy", "binary_cross_entropy", "mse", "loss_gradients", "LossGradients"]

@@ -435,6 +435,18 @@ class _BaseMLP(BaseEstimator):
         out = self._model.predict(X).astype(np.float64)
         return self._score_from_output(out, targets, sample_weight)
 
+    # ---------------------------------------------------------------- export
+    def to_onnx(self, path, opset=17):
+        """Write the fitted estimator as ONNX to ``path`` (a file name or a
+        binary file object): input "X"; outputs "label" (what ``predict``
+        gives) and "probabilities" (``predict_proba``) for a classifier,
+        "predictions" for a regressor. Needs the onnx package
+        (``pip install "mlpcore[onnx]"``); returns the onnx.ModelProto. In a
+        Pipeline, convert with skl2onnx (see mlpcore.onnx)."""
+        from . import onnx
+
+        return onnx.export(self, path, opset)
+
     # ---------------------------------------------------------------- pickling
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
@@ -685,5 +697,9 @@ def expected_failed_checks(estimator) -> dict:
             "tests/test_sklearn.py checks the equivalence at float32 tolerance"),
     }
 
+
+from .onnx import _register_when_imported  # noqa: E402
+
+_register_when_imported()  # skl2onnx converters for pipelines, once skl2onnx is imported
 
 __all__ = ["MLPClassifier", "MLPRegressor", "expected_failed_checks"]

@@ -65,8 +65,10 @@ class Network {
   // largest inputs and output derivatives of each layer (a gradient is a sum of
   // `rows` of their products): a pass over rows x width values instead of one
   // over the parameters. Infinite when one of them is not finite.
+  // With input_grad ([rows, input_dim]), also d loss / d x: the first layer's
+  // delta times its W transposed, one more product (the training loop passes none).
   void backward(const float* x, std::size_t rows, const std::vector<float*>& acts, float* delta,
-                float* scratch, double* gradient_bound = nullptr);
+                float* scratch, double* gradient_bound = nullptr, float* input_grad = nullptr);
 
  private:
   std::size_t input_dim_;

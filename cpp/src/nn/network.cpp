@@ -91,7 +91,7 @@ const float* Network::forward(const float* x, std::size_t rows,
 }
 
 void Network::backward(const float* x, std::size_t rows, const std::vector<float*>& acts,
-                       float* delta, float* scratch, double* gradient_bound) {
+                       float* delta, float* scratch, double* gradient_bound, float* input_grad) {
   // delta holds dL/d(output of the last layer): only that layer's activation
   // derivative needs a pass of its own. Then, layer by layer, with dZ = dL/dZ:
   //   dW = X^T dZ, with db = column sums of dZ taken while dZ is packed;
@@ -125,6 +125,10 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
       sgemm(Trans::no, Trans::yes, rows, k, n, 1.0f, delta, n, params_.data() + weight_offset(l), n,
             0.0f, scratch, k, derivative);
       std::swap(delta, scratch);
+    } else if (input_grad) {
+      // dX = dZ0 W0^T: the inputs have no activation, so no epilogue.
+      sgemm(Trans::no, Trans::yes, rows, k, n, 1.0f, delta, n, params_.data() + weight_offset(0), n, 0.0f,
+            input_grad, k);
     }
   }
   if (gradient_bound) *gradient_bound = bound;
