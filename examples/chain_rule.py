@@ -17,12 +17,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 
 import numpy as np
 
 import mlpcore as mc
 
-FUNCTIONS = {  # float64 references for the finite differences
+FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {  # float64 references for the finite differences
     "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
     "tanh": np.tanh,
     "relu": lambda z: np.maximum(z, 0.0),
