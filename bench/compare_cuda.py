@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+import which_mlpcore
+
 
 def fail(message: str) -> None:
     print(f"compare_cuda: {message}", file=sys.stderr)
@@ -171,6 +173,7 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
 
+    source = which_mlpcore.select()
     import mlpcore as mc
 
     info = mc.config()["cuda"]
@@ -185,7 +188,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         fail(f"this PyTorch ({torch.__version__}) has no CUDA, or sees no GPU")
 
-    print(f"GPU: {mc._core.cuda.device_name()} | mlpcore {mc.__version__} | torch {torch.__version__} "
+    print(f"GPU: {mc._core.cuda.device_name()} | mlpcore {mc.__version__} ({source}) | torch {torch.__version__} "
           f"(CUDA {torch.version.cuda})")
     if not args.skip_gemm:
         bench_gemm(mc, torch, args.rounds, args.quick)

@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+import which_mlpcore
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 HIDDEN = (512, 256)
 CLASSES = 10
@@ -301,7 +303,9 @@ def parity(X, y, batch=64, steps=50):
 
 MEMORY_SCRIPT = r"""
 import json, resource, sys
-sys.path[:0] = {path!r}
+sys.path.insert(0, {here!r})
+import which_mlpcore
+which_mlpcore.select()
 import numpy as np
 import mlpcore as mc
 from compare_training import make_data, HIDDEN, CLASSES, FEATURES
@@ -334,8 +338,7 @@ PACKING_FLOATS_PER_THREAD = 144 * 256 + 256 * 2048
 def memory(rows, batch, threads):
     """Peak RSS of making the data and one fit, above the interpreter with numpy and
     mlpcore loaded and warmed up, in a fresh process (tracemalloc cannot see C++)."""
-    code = MEMORY_SCRIPT.format(path=[HERE, os.path.join(HERE, "..", "python")] + sys.path, rows=rows,
-                                batch=batch, threads=threads)
+    code = MEMORY_SCRIPT.format(here=HERE, rows=rows, batch=batch, threads=threads)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     m = json.loads(out.stdout.strip().splitlines()[-1])
     peak = (m["rss_peak_kib"] - m["rss_baseline_kib"]) * 1024
@@ -393,7 +396,6 @@ def run_worker(args, threads, numpy_only=False, unset_openblas=False, under_load
     if unset_openblas:
         for var in OPENBLAS_VARS:
             env.pop(var, None)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(HERE, "..", "python"), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads-one", str(threads),
            "--rows", str(args.rows), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
            "--tiny-steps", str(args.tiny_steps), "--batches", ",".join(map(str, args.batches)),
@@ -435,13 +437,13 @@ def main():
     args.batches = [int(b) for b in str(args.batches).split(",")]
     args.threads = [int(t) for t in str(args.threads).split(",")]
     args.frameworks = args.frameworks.split(",")
+    source = which_mlpcore.select()  # also for the workers: they inherit PYTHONPATH
     if args.quick and not args.worker:
         args.rows, args.tiny_steps, args.memory_rows = 12000, 1500, 12000
         args.load_rows = min(args.load_rows, 2048)
     if args.worker:
         return worker(args)
 
-    sys.path.insert(0, HERE)
     reports = [run_worker(args, t) for t in args.threads]
     loaded = None
     if args.load_rows > 0 and max(args.threads) > 1:
@@ -459,7 +461,8 @@ def main():
     print(f"# 784-512-256-10 ReLU MLP, softmax CE, SGD(lr={LR}, momentum={MOMENTUM}); {args.rows} x {FEATURES} "
           f"synthetic MNIST-shaped; one epoch, median of {args.repeats}, frameworks interleaved")
     cfg = reports[0].get("mlpcore_config", {})
-    print(f"# mlpcore isa={cfg.get('isa')} openmp={cfg.get('openmp')}; peers: {', '.join(reports[0]['frameworks'][1:])}")
+    print(f"# mlpcore {source}, isa={cfg.get('isa')} openmp={cfg.get('openmp')}; "
+          f"peers: {', '.join(reports[0]['frameworks'][1:])}")
     if unset:
         print(f"# numpy as-is has {', '.join(unset)} set; 'numpy*' is the same run with them unset")
     print()
