@@ -41,6 +41,8 @@ def threads(request):
 
 
 def _record_rate(benchmark, amount, unit):
+    if benchmark.stats is None:  # --benchmark-disable: each case ran once, untimed
+        return
     median = benchmark.stats.stats.median
     benchmark.extra_info[unit] = round(amount / median / 1e9, 2)
 
