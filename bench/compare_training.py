@@ -14,12 +14,21 @@ idle threads of the one before it), and the median of the repeats is reported wi
 times inference (batch 1024), the steps/s of a tiny 784-32-10 model at batch 1
 and 8 against PyTorch, checks learning parity with PyTorch (same initial weights,
 same batches, loss after 50 steps), and measures the peak memory of a fit.
+Long runs (mlpcore and PyTorch): the tiny model at batch 1 for 6,000 steps (lr
+0.001) and the big one at batch 32 for 10 epochs of 12,000 rows (lr 0.01), on the
+same non-negative [0, 1) inputs, timed stretch by stretch: the ratio of the last
+stretches' rate to the first ones' shows whether training slows down as it goes
+(subnormal floats: the momentum of ReLU units that died decays below 1.2e-38,
+which is slow on many CPUs); also how many values of the tiny model's weights and
+momentum are subnormal afterwards.
 Finally it times one epoch at batch 128 on the most threads while another
 process keeps one core busy (a busy loop, like a second job on the machine),
 where threads that wait for each other at barriers lose.
 
     python bench/compare_training.py            # full run
-    python bench/compare_training.py --quick    # fewer samples and repeats
+    python bench/compare_training.py --quick    # fewer samples and repeats; long runs of 3,000 steps
+                                                # and of 10 epochs of 4,000 rows
+    python bench/compare_training.py --flush-denormal off   # mlpcore builds with set_flush_denormal
 
 If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, numpy is also run with them
 unset (OpenBLAS then picks its best kernel) and both are reported.
@@ -82,6 +91,13 @@ class Mlpcore:
     def predict(self, X):
         return self.model.predict(X)
 
+    def state(self):
+        """Weights and biases, and the optimizer's momentum (its flat buffer) where readable."""
+        arrays = [a for Wb in self.model.get_weights() for a in Wb]
+        sgd = getattr(self.model, "_sgd", None)
+        momentum = sgd.get_flat_state()[0] if hasattr(sgd, "get_flat_state") else None
+        return arrays, None if momentum is None else [np.asarray(momentum)]
+
 
 class Torch:
     name = "pytorch"
@@ -120,6 +136,12 @@ class Torch:
     def predict(self, X):
         with self.torch.no_grad():
             return self.torch.softmax(self.model(self.torch.from_numpy(X)), 1)
+
+    def state(self):
+        params = list(self.model.parameters())
+        momentum = [self.opt.state[q]["momentum_buffer"] for q in params
+                    if self.opt.state.get(q, {}).get("momentum_buffer") is not None]
+        return [q.detach().numpy() for q in params], [m.numpy() for m in momentum]
 
 
 class Sklearn:
@@ -276,6 +298,58 @@ def time_tiny(frameworks, X, y, batches, steps, repeats):
     return out
 
 
+LONG_SETTLE_S = 0.05  # between the stretches of a long run (frameworks still take turns)
+
+
+def subnormals(arrays):
+    """How many of the values are subnormal floats (non-zero, below float32's smallest normal)."""
+    if arrays is None:
+        return None
+    smallest = np.finfo(np.float32).tiny
+    return sum(int(np.count_nonzero((a != 0) & (np.abs(a) < smallest))) for a in arrays)
+
+
+def long_run(frameworks, X, y, hidden, batch, lr, slices):
+    """One long training run per framework, timed stretch by stretch (each stretch
+    one epoch over X[start:stop]; frameworks take turns stretch by stretch), after
+    a warm-up of a separate model. Reports steps/s of the first and the last
+    quarter of the stretches (medians) and their ratio, last / first: below 1 when
+    training slows down as it goes (subnormal floats, e.g. in the momentum of ReLU
+    units that died), and how many values of the state are subnormal at the end."""
+    for n in frameworks:  # warm-up: code paths, thread pools, allocator
+        start, stop = slices[0]
+        FRAMEWORKS[n](hidden, batch, lr=lr, seed=1).epoch(X[start:stop], y[start:stop])
+    runners = {n: FRAMEWORKS[n](hidden, batch, lr=lr) for n in frameworks}
+    rates = {n: [] for n in runners}
+    for start, stop in slices:
+        steps = -(-(stop - start) // batch)
+        for n, r in runners.items():
+            time.sleep(LONG_SETTLE_S)
+            t = time.perf_counter()
+            r.epoch(X[start:stop], y[start:stop])
+            rates[n].append(steps / (time.perf_counter() - t))
+    k = max(1, (len(slices) + 2) // 4)
+    out = {"stretches": len(slices), "stretch_steps": -(-(slices[0][1] - slices[0][0]) // batch), "compared": k}
+    for n, r in runners.items():
+        first, last = statistics.median(rates[n][:k]), statistics.median(rates[n][-k:])
+        weights, momentum = r.state()
+        out[n] = {"first_steps_per_s": first, "last_steps_per_s": last, "ratio": last / first,
+                  "subnormal_weights": subnormals(weights), "subnormal_momentum": subnormals(momentum),
+                  "state_values": sum(a.size for a in weights) + sum(a.size for a in momentum or [])}
+    return out
+
+
+def time_long_runs(frameworks, X, y, tiny_steps, big_rows, big_epochs):
+    """(a) 784-32-10 at batch 1 (lr 0.001) for tiny_steps steps over fresh rows, in
+    max(5, tiny_steps // 200) stretches; (b) 784-512-256-10 at batch 32 (lr 0.01),
+    big_epochs epochs over the first big_rows rows, one stretch an epoch."""
+    chunks = max(5, tiny_steps // 200)
+    size = max(1, tiny_steps // chunks)
+    tiny = long_run(frameworks, X, y, (32,), 1, 0.001, [(i * size, (i + 1) * size) for i in range(chunks)])
+    big = long_run(frameworks, X, y, HIDDEN, 32, LR, [(0, big_rows)] * big_epochs)
+    return {"tiny": tiny, "big": big}
+
+
 def parity(X, y, batch=64, steps=50):
     """Same initial weights and batches (no shuffling) in mlpcore and PyTorch:
     relative difference of the loss after `steps` SGD steps."""
@@ -357,6 +431,10 @@ def worker(args):
     report = {"threads": threads, "rows": args.rows, "frameworks": names}
     try:
         import mlpcore as mc
+        if args.flush_denormal is not None:
+            if not hasattr(mc, "set_flush_denormal"):
+                raise SystemExit("--flush-denormal: this mlpcore has no set_flush_denormal")
+            mc.set_flush_denormal(args.flush_denormal == "on")
         report["mlpcore_config"] = mc.config()
     except ImportError:
         pass
@@ -374,6 +452,9 @@ def worker(args):
     report["inference"] = time_inference(names, X[:min(len(X), 20 * 1024)], y, args.repeats)
     tiny = [n for n in names if n in ("mlpcore", "pytorch")]
     report["tiny"] = time_tiny(tiny, X, y, [1, 8], args.tiny_steps, args.repeats)
+    if args.long_steps > 0 and args.long_epochs > 0:
+        report["long"] = time_long_runs(tiny, X, y, min(args.long_steps, len(X)), min(args.long_rows, len(X)),
+                                        args.long_epochs)
     if "pytorch" in names and "mlpcore" in names and threads == args.threads[0]:
         report["parity"] = parity(X, y)
     print(json.dumps(report))
@@ -399,7 +480,11 @@ def run_worker(args, threads, numpy_only=False, unset_openblas=False, under_load
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads-one", str(threads),
            "--rows", str(args.rows), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
            "--tiny-steps", str(args.tiny_steps), "--batches", ",".join(map(str, args.batches)),
+           "--long-steps", str(args.long_steps), "--long-rows", str(args.long_rows),
+           "--long-epochs", str(args.long_epochs),
            "--threads", ",".join(map(str, args.threads)), "--frameworks", ",".join(args.frameworks)]
+    if args.flush_denormal is not None:
+        cmd += ["--flush-denormal", args.flush_denormal]
     if numpy_only:
         cmd.append("--numpy-only")
     if under_load:
@@ -415,9 +500,39 @@ def fmt(x):
     return f"{x:,.0f}"
 
 
+def print_long_runs(reports, args):
+    print()
+    print("## Long runs, steps/s of the last stretches against the first (ratio = last / first; below 1: "
+          "training slows down as it goes, e.g. on subnormal floats; target for mlpcore >= 0.97)")
+    print(f"(non-negative inputs in [0, 1), softmax CE, SGD momentum {MOMENTUM}; medians of the first and the "
+          f"last quarter of the stretches; frameworks take turns stretch by stretch)")
+    for rep in reports:
+        for key in ("tiny", "big"):
+            run = rep["long"][key]
+            names = [n for n in run if isinstance(run[n], dict)]
+            if key == "tiny":
+                what = (f"784-32-10 batch 1 lr 0.001, {run['stretches'] * run['stretch_steps']:,} steps in "
+                        f"{run['stretches']} stretches of {run['stretch_steps']}")
+            else:
+                what = (f"784-512-256-10 batch 32 lr {LR}, {run['stretches']} epochs of {args.long_rows:,} rows "
+                        f"({run['stretch_steps']} steps)")
+            cells = ", ".join(f"{n} {run[n]['ratio']:.3f} ({fmt(run[n]['first_steps_per_s'])} -> "
+                              f"{fmt(run[n]['last_steps_per_s'])})" for n in names)
+            print(f"- {rep['threads']} thread(s), {what}, first {run['compared']} vs last {run['compared']}: {cells}")
+        tiny = rep["long"]["tiny"]
+        counts = []
+        for n in (n for n in tiny if isinstance(tiny[n], dict)):
+            m = tiny[n]["subnormal_momentum"]
+            counts.append(f"{n} {tiny[n]['subnormal_weights']:,} in the weights, "
+                          + ("momentum not readable" if m is None else f"{m:,} in the momentum")
+                          + f" (of {tiny[n]['state_values']:,} values)")
+        print(f"  subnormal values in the tiny model's state after its long run: " + "; ".join(counts))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="12000 samples, 3 repeats, fewer tiny steps")
+    p.add_argument("--quick", action="store_true",
+                   help="12000 samples, 3 repeats, fewer tiny steps, shorter long runs")
     p.add_argument("--rows", type=int, default=60000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=2048)
@@ -428,6 +543,12 @@ def main():
     p.add_argument("--memory-rows", type=int, default=60000)
     p.add_argument("--load-rows", type=int, default=4096,
                    help="rows of the epoch timed while another process keeps a core busy (0: skip it)")
+    p.add_argument("--long-steps", type=int, default=6000,
+                   help="steps of the long run of the tiny model at batch 1 (0: skip the long runs)")
+    p.add_argument("--long-rows", type=int, default=12000, help="rows an epoch of the long run of the big model")
+    p.add_argument("--long-epochs", type=int, default=10, help="epochs of the long run of the big model")
+    p.add_argument("--flush-denormal", choices=("on", "off"),
+                   help="mlpcore.set_flush_denormal(on/off) first (mlpcore builds that have it)")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("--under-load", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -441,6 +562,7 @@ def main():
     if args.quick and not args.worker:
         args.rows, args.tiny_steps, args.memory_rows = 12000, 1500, 12000
         args.load_rows = min(args.load_rows, 2048)
+        args.long_steps, args.long_rows = min(args.long_steps, 3000), min(args.long_rows, 4000)
     if args.worker:
         return worker(args)
 
@@ -461,7 +583,8 @@ def main():
     print(f"# 784-512-256-10 ReLU MLP, softmax CE, SGD(lr={LR}, momentum={MOMENTUM}); {args.rows} x {FEATURES} "
           f"synthetic MNIST-shaped; one epoch, median of {args.repeats}, frameworks interleaved")
     cfg = reports[0].get("mlpcore_config", {})
-    print(f"# mlpcore {source}, isa={cfg.get('isa')} openmp={cfg.get('openmp')}; "
+    flush = f" flush_denormal={cfg['flush_denormal']}" if "flush_denormal" in cfg else ""
+    print(f"# mlpcore {source}, isa={cfg.get('isa')} openmp={cfg.get('openmp')}{flush}; "
           f"peers: {', '.join(reports[0]['frameworks'][1:])}")
     if unset:
         print(f"# numpy as-is has {', '.join(unset)} set; 'numpy*' is the same run with them unset")
@@ -503,6 +626,8 @@ def main():
             ratio = f" ({ours / row['pytorch']:.1f}x pytorch)" if "pytorch" in row else ""
             print(f"- {rep['threads']} thread(s), batch {b}: " + ", ".join(f"{n} {fmt(v)}" for n, v in row.items())
                   + f"; mlpcore {1e6 / ours:.1f} us/step{ratio}")
+    if all("long" in rep for rep in reports):
+        print_long_runs(reports, args)
     for rep in reports:
         if "parity" in rep:
             par = rep["parity"]
