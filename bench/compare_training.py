@@ -29,6 +29,7 @@ where threads that wait for each other at barriers lose.
     python bench/compare_training.py --quick    # fewer samples and repeats; long runs of 3,000 steps
                                                 # and of 10 epochs of 4,000 rows
     python bench/compare_training.py --flush-denormal off   # mlpcore builds with set_flush_denormal
+    python bench/compare_training.py --smoke    # every part once on a few rows (CI): runs, measures nothing
 
 If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, numpy is also run with them
 unset (OpenBLAS then picks its best kernel) and both are reported.
@@ -352,8 +353,9 @@ def time_long_runs(frameworks, X, y, tiny_steps, big_rows, big_epochs):
 
 def parity(X, y, batch=64, steps=50):
     """Same initial weights and batches (no shuffling) in mlpcore and PyTorch:
-    relative difference of the loss after `steps` SGD steps."""
+    relative difference of the loss after `steps` SGD steps (fewer if X has fewer batches)."""
     import torch
+    steps = min(steps, len(X) // batch)
     a = Mlpcore(HIDDEN, batch)
     t = Torch(HIDDEN, batch)
     with torch.no_grad():
@@ -425,6 +427,9 @@ def memory(rows, batch, threads):
 
 
 def worker(args):
+    global SETTLE_S, LONG_SETTLE_S
+    if args.smoke:  # nothing is measured
+        SETTLE_S = LONG_SETTLE_S = 0.0
     threads = args.threads_one
     X, y = make_data(args.rows)
     names = available(args.frameworks)
@@ -485,6 +490,8 @@ def run_worker(args, threads, numpy_only=False, unset_openblas=False, under_load
            "--threads", ",".join(map(str, args.threads)), "--frameworks", ",".join(args.frameworks)]
     if args.flush_denormal is not None:
         cmd += ["--flush-denormal", args.flush_denormal]
+    if args.smoke:
+        cmd.append("--smoke")
     if numpy_only:
         cmd.append("--numpy-only")
     if under_load:
@@ -549,6 +556,8 @@ def main():
     p.add_argument("--long-epochs", type=int, default=10, help="epochs of the long run of the big model")
     p.add_argument("--flush-denormal", choices=("on", "off"),
                    help="mlpcore.set_flush_denormal(on/off) first (mlpcore builds that have it)")
+    p.add_argument("--smoke", action="store_true",
+                   help="every measurement on a few rows and steps, once: checks that the script runs (CI)")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("--under-load", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -563,6 +572,10 @@ def main():
         args.rows, args.tiny_steps, args.memory_rows = 12000, 1500, 12000
         args.load_rows = min(args.load_rows, 2048)
         args.long_steps, args.long_rows = min(args.long_steps, 3000), min(args.long_rows, 4000)
+    if args.smoke and not args.worker:  # inference needs 1024 rows
+        args.rows, args.repeats, args.warmup, args.tiny_steps, args.memory_rows = 1024, 1, 256, 20, 1024
+        args.batches = [LOAD_BATCH]
+        args.load_rows, args.long_steps, args.long_rows, args.long_epochs = 256, 50, 256, 2
     if args.worker:
         return worker(args)
 
@@ -586,6 +599,8 @@ def main():
     flush = f" flush_denormal={cfg['flush_denormal']}" if "flush_denormal" in cfg else ""
     print(f"# mlpcore {source}, isa={cfg.get('isa')} openmp={cfg.get('openmp')}{flush}; "
           f"peers: {', '.join(reports[0]['frameworks'][1:])}")
+    if args.smoke:
+        print("# --smoke: every measurement once, on a few rows and steps; the figures mean nothing")
     if unset:
         print(f"# numpy as-is has {', '.join(unset)} set; 'numpy*' is the same run with them unset")
     print()
