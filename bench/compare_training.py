@@ -16,11 +16,11 @@ and 8 against PyTorch, checks learning parity with PyTorch (same initial weights
 same batches, loss after 50 steps), and measures the peak memory of a fit.
 Long runs (mlpcore and PyTorch): the tiny model at batch 1 for 6,000 steps (lr
 0.001) and the big one at batch 32 for 10 epochs of 12,000 rows (lr 0.01), on the
-same non-negative [0, 1) inputs, timed stretch by stretch: the ratio of the last
-stretches' rate to the first ones' shows whether training slows down as it goes
-(subnormal floats: the momentum of ReLU units that died decays below 1.2e-38,
-which is slow on many CPUs); also how many values of the tiny model's weights and
-momentum are subnormal afterwards.
+same non-negative [0, 1) inputs; then the first stretch again on a fresh model and
+the run's next stretch, alternately: the ratio of their rates (last / first) shows
+whether training slows down as it goes (subnormal floats: the momentum of ReLU
+units that died decays below 1.2e-38, which is slow on many CPUs); also how many
+values of the tiny model's weights and momentum are subnormal after its run.
 Finally it times one epoch at batch 128 on the most threads while another
 process keeps one core busy (a busy loop, like a second job on the machine),
 where threads that wait for each other at barriers lose.
@@ -310,44 +310,56 @@ def subnormals(arrays):
     return sum(int(np.count_nonzero((a != 0) & (np.abs(a) < smallest))) for a in arrays)
 
 
-def long_run(frameworks, X, y, hidden, batch, lr, slices):
-    """One long training run per framework, timed stretch by stretch (each stretch
-    one epoch over X[start:stop]; frameworks take turns stretch by stretch), after
-    a warm-up of a separate model. Reports steps/s of the first and the last
-    quarter of the stretches (medians) and their ratio, last / first: below 1 when
-    training slows down as it goes (subnormal floats, e.g. in the momentum of ReLU
-    units that died), and how many values of the state are subnormal at the end."""
-    for n in frameworks:  # warm-up: code paths, thread pools, allocator
-        start, stop = slices[0]
-        FRAMEWORKS[n](hidden, batch, lr=lr, seed=1).epoch(X[start:stop], y[start:stop])
+def long_run(frameworks, X, y, hidden, batch, lr, slices, rounds):
+    """A long training run per framework (one epoch over X[start:stop] for each
+    slice), then `rounds` rounds, frameworks in turn, of: the first stretch again
+    on a fresh model (the same initial weights, zero momentum), and the next stretch
+    of the long-run model. Timing the two alternately keeps a busy host from
+    passing for a slow-down. Reports steps/s of each (medians) and their ratio, last
+    / first: below 1 when training slows down as it goes (subnormal floats, e.g. in
+    the momentum of ReLU units that died), and how many values of the long-run
+    model's state are subnormal after the run."""
     runners = {n: FRAMEWORKS[n](hidden, batch, lr=lr) for n in frameworks}
-    rates = {n: [] for n in runners}
     for start, stop in slices:
-        steps = -(-(stop - start) // batch)
+        for r in runners.values():
+            r.epoch(X[start:stop], y[start:stop])
+    out = {"stretches": len(slices), "stretch_steps": -(-(slices[0][1] - slices[0][0]) // batch), "rounds": rounds}
+    for n, r in runners.items():
+        weights, momentum = r.state()
+        out[n] = {"subnormal_weights": subnormals(weights), "subnormal_momentum": subnormals(momentum),
+                  "state_values": sum(a.size for a in weights) + sum(a.size for a in momentum or [])}
+    first_start, first_stop = slices[0]
+    prime = min(first_stop - first_start, 16 * batch)  # set-up and the thread choice's first probe, untimed
+    steps = out["stretch_steps"]
+    first, last = {n: [] for n in runners}, {n: [] for n in runners}
+    for i in range(rounds):
         for n, r in runners.items():
+            fresh = FRAMEWORKS[n](hidden, batch, lr=lr)
+            fresh.epoch(X[first_start:first_start + prime], y[first_start:first_start + prime])
+            time.sleep(LONG_SETTLE_S)
+            t = time.perf_counter()
+            fresh.epoch(X[first_start:first_stop], y[first_start:first_stop])
+            first[n].append(steps / (time.perf_counter() - t))
+            start, stop = slices[i % len(slices)]
             time.sleep(LONG_SETTLE_S)
             t = time.perf_counter()
             r.epoch(X[start:stop], y[start:stop])
-            rates[n].append(steps / (time.perf_counter() - t))
-    k = max(1, (len(slices) + 2) // 4)
-    out = {"stretches": len(slices), "stretch_steps": -(-(slices[0][1] - slices[0][0]) // batch), "compared": k}
-    for n, r in runners.items():
-        first, last = statistics.median(rates[n][:k]), statistics.median(rates[n][-k:])
-        weights, momentum = r.state()
-        out[n] = {"first_steps_per_s": first, "last_steps_per_s": last, "ratio": last / first,
-                  "subnormal_weights": subnormals(weights), "subnormal_momentum": subnormals(momentum),
-                  "state_values": sum(a.size for a in weights) + sum(a.size for a in momentum or [])}
+            last[n].append(steps / (time.perf_counter() - t))
+    for n in runners:
+        f, la = statistics.median(first[n]), statistics.median(last[n])
+        out[n].update(first_steps_per_s=f, last_steps_per_s=la, ratio=la / f)
     return out
 
 
-def time_long_runs(frameworks, X, y, tiny_steps, big_rows, big_epochs):
+def time_long_runs(frameworks, X, y, tiny_steps, big_rows, big_epochs, repeats):
     """(a) 784-32-10 at batch 1 (lr 0.001) for tiny_steps steps over fresh rows, in
-    max(5, tiny_steps // 200) stretches; (b) 784-512-256-10 at batch 32 (lr 0.01),
+    stretches of about 200 steps; (b) 784-512-256-10 at batch 32 (lr 0.01),
     big_epochs epochs over the first big_rows rows, one stretch an epoch."""
     chunks = max(5, tiny_steps // 200)
     size = max(1, tiny_steps // chunks)
-    tiny = long_run(frameworks, X, y, (32,), 1, 0.001, [(i * size, (i + 1) * size) for i in range(chunks)])
-    big = long_run(frameworks, X, y, HIDDEN, 32, LR, [(0, big_rows)] * big_epochs)
+    tiny = long_run(frameworks, X, y, (32,), 1, 0.001, [(i * size, (i + 1) * size) for i in range(chunks)],
+                    repeats + 2)
+    big = long_run(frameworks, X, y, HIDDEN, 32, LR, [(0, big_rows)] * big_epochs, repeats)
     return {"tiny": tiny, "big": big}
 
 
@@ -459,7 +471,7 @@ def worker(args):
     report["tiny"] = time_tiny(tiny, X, y, [1, 8], args.tiny_steps, args.repeats)
     if args.long_steps > 0 and args.long_epochs > 0:
         report["long"] = time_long_runs(tiny, X, y, min(args.long_steps, len(X)), min(args.long_rows, len(X)),
-                                        args.long_epochs)
+                                        args.long_epochs, args.repeats)
     if "pytorch" in names and "mlpcore" in names and threads == args.threads[0]:
         report["parity"] = parity(X, y)
     print(json.dumps(report))
@@ -509,23 +521,23 @@ def fmt(x):
 
 def print_long_runs(reports, args):
     print()
-    print("## Long runs, steps/s of the last stretches against the first (ratio = last / first; below 1: "
-          "training slows down as it goes, e.g. on subnormal floats; target for mlpcore >= 0.97)")
-    print(f"(non-negative inputs in [0, 1), softmax CE, SGD momentum {MOMENTUM}; medians of the first and the "
-          f"last quarter of the stretches; frameworks take turns stretch by stretch)")
+    print("## Long runs, steps/s of a stretch after the run against the first stretch (ratio = last / first; "
+          "below 1: training slows down as it goes, e.g. on subnormal floats; target for mlpcore >= 0.97)")
+    print(f"(non-negative inputs in [0, 1), softmax CE, SGD momentum {MOMENTUM}; after the run, the first stretch "
+          f"again on a fresh model and the run's next stretch, alternately, frameworks in turn; medians)")
     for rep in reports:
         for key in ("tiny", "big"):
             run = rep["long"][key]
             names = [n for n in run if isinstance(run[n], dict)]
             if key == "tiny":
-                what = (f"784-32-10 batch 1 lr 0.001, {run['stretches'] * run['stretch_steps']:,} steps in "
-                        f"{run['stretches']} stretches of {run['stretch_steps']}")
+                what = (f"784-32-10 batch 1 lr 0.001, {run['stretches'] * run['stretch_steps']:,} steps, "
+                        f"stretches of {run['stretch_steps']}")
             else:
                 what = (f"784-512-256-10 batch 32 lr {LR}, {run['stretches']} epochs of {args.long_rows:,} rows "
                         f"({run['stretch_steps']} steps)")
             cells = ", ".join(f"{n} {run[n]['ratio']:.3f} ({fmt(run[n]['first_steps_per_s'])} -> "
                               f"{fmt(run[n]['last_steps_per_s'])})" for n in names)
-            print(f"- {rep['threads']} thread(s), {what}, first {run['compared']} vs last {run['compared']}: {cells}")
+            print(f"- {rep['threads']} thread(s), {what}, {run['rounds']} rounds: {cells}")
         tiny = rep["long"]["tiny"]
         counts = []
         for n in (n for n in tiny if isinstance(tiny[n], dict)):
