@@ -16,8 +16,8 @@ and 8 against PyTorch, checks learning parity with PyTorch (same initial weights
 same batches, loss after 50 steps), and measures the peak memory of a fit.
 Long runs (mlpcore and PyTorch): the tiny model at batch 1 for 6,000 steps (lr
 0.001) and the big one at batch 32 for 10 epochs of 12,000 rows (lr 0.01), on the
-same non-negative [0, 1) inputs; then the first stretch again on a fresh model and
-the run's next stretch, alternately: the ratio of their rates (last / first) shows
+same non-negative [0, 1) inputs; then short stretches on a fresh model and on the
+long-run model, alternately: the ratio of their rates (last / first) shows
 whether training slows down as it goes (subnormal floats: the momentum of ReLU
 units that died decays below 1.2e-38, which is slow on many CPUs); also how many
 values of the tiny model's weights and momentum are subnormal after its run.
@@ -310,41 +310,39 @@ def subnormals(arrays):
     return sum(int(np.count_nonzero((a != 0) & (np.abs(a) < smallest))) for a in arrays)
 
 
-def long_run(frameworks, X, y, hidden, batch, lr, slices, rounds):
+def long_run(frameworks, X, y, hidden, batch, lr, run, stretch_rows, rounds):
     """A long training run per framework (one epoch over X[start:stop] for each
-    slice), then `rounds` rounds, frameworks in turn, of: the first stretch again
-    on a fresh model (the same initial weights, zero momentum), and the next stretch
-    of the long-run model. Timing the two alternately keeps a busy host from
-    passing for a slow-down. Reports steps/s of each (medians) and their ratio, last
-    / first: below 1 when training slows down as it goes (subnormal floats, e.g. in
-    the momentum of ReLU units that died), and how many values of the long-run
-    model's state are subnormal after the run."""
+    (start, stop) in `run`), then `rounds` rounds, frameworks in turn, of: a
+    stretch of stretch_rows rows on a fresh model (the same initial weights, zero
+    momentum; after 16 untimed steps of set-up and first thread probe), and the
+    same rows on the long-run model. Timing the two alternately, in short
+    stretches, keeps a busy host from passing for a slow-down. Reports steps/s of
+    each (medians) and their ratio, last / first: below 1 when training slows down
+    as it goes (subnormal floats, e.g. in the momentum of ReLU units that died), and
+    how many values of the long-run model's state are subnormal after the run."""
     runners = {n: FRAMEWORKS[n](hidden, batch, lr=lr) for n in frameworks}
-    for start, stop in slices:
+    for start, stop in run:
         for r in runners.values():
             r.epoch(X[start:stop], y[start:stop])
-    out = {"stretches": len(slices), "stretch_steps": -(-(slices[0][1] - slices[0][0]) // batch), "rounds": rounds}
+    out = {"run_steps": sum(-(-(stop - start) // batch) for start, stop in run),
+           "stretch_steps": -(-stretch_rows // batch), "rounds": rounds}
     for n, r in runners.items():
         weights, momentum = r.state()
         out[n] = {"subnormal_weights": subnormals(weights), "subnormal_momentum": subnormals(momentum),
                   "state_values": sum(a.size for a in weights) + sum(a.size for a in momentum or [])}
-    first_start, first_stop = slices[0]
-    prime = min(first_stop - first_start, 16 * batch)  # set-up and the thread choice's first probe, untimed
-    steps = out["stretch_steps"]
+    prime = 16 * batch
+    Xp, yp = X[:prime], y[:prime]
+    Xs, ys = X[prime:prime + stretch_rows], y[prime:prime + stretch_rows]
     first, last = {n: [] for n in runners}, {n: [] for n in runners}
-    for i in range(rounds):
+    for _ in range(rounds):
         for n, r in runners.items():
             fresh = FRAMEWORKS[n](hidden, batch, lr=lr)
-            fresh.epoch(X[first_start:first_start + prime], y[first_start:first_start + prime])
-            time.sleep(LONG_SETTLE_S)
-            t = time.perf_counter()
-            fresh.epoch(X[first_start:first_stop], y[first_start:first_stop])
-            first[n].append(steps / (time.perf_counter() - t))
-            start, stop = slices[i % len(slices)]
-            time.sleep(LONG_SETTLE_S)
-            t = time.perf_counter()
-            r.epoch(X[start:stop], y[start:stop])
-            last[n].append(steps / (time.perf_counter() - t))
+            fresh.epoch(Xp, yp)
+            for model, rates in ((fresh, first[n]), (r, last[n])):
+                time.sleep(LONG_SETTLE_S)
+                t = time.perf_counter()
+                model.epoch(Xs, ys)
+                rates.append(out["stretch_steps"] / (time.perf_counter() - t))
     for n in runners:
         f, la = statistics.median(first[n]), statistics.median(last[n])
         out[n].update(first_steps_per_s=f, last_steps_per_s=la, ratio=la / f)
@@ -352,14 +350,13 @@ def long_run(frameworks, X, y, hidden, batch, lr, slices, rounds):
 
 
 def time_long_runs(frameworks, X, y, tiny_steps, big_rows, big_epochs, repeats):
-    """(a) 784-32-10 at batch 1 (lr 0.001) for tiny_steps steps over fresh rows, in
-    stretches of about 200 steps; (b) 784-512-256-10 at batch 32 (lr 0.01),
-    big_epochs epochs over the first big_rows rows, one stretch an epoch."""
-    chunks = max(5, tiny_steps // 200)
-    size = max(1, tiny_steps // chunks)
-    tiny = long_run(frameworks, X, y, (32,), 1, 0.001, [(i * size, (i + 1) * size) for i in range(chunks)],
-                    repeats + 2)
-    big = long_run(frameworks, X, y, HIDDEN, 32, LR, [(0, big_rows)] * big_epochs, repeats)
+    """(a) 784-32-10 at batch 1 (lr 0.001) for tiny_steps steps over fresh rows,
+    stretches of 200 steps; (b) 784-512-256-10 at batch 32 (lr 0.01), big_epochs
+    epochs over the first big_rows rows, stretches of 25 steps. 3 x repeats rounds."""
+    run = [(i, min(i + 1000, tiny_steps)) for i in range(0, tiny_steps, 1000)]
+    tiny = long_run(frameworks, X, y, (32,), 1, 0.001, run, min(200, len(X) - 16), 3 * repeats)
+    big = long_run(frameworks, X, y, HIDDEN, 32, LR, [(0, big_rows)] * big_epochs, min(800, len(X) - 16 * 32),
+                   3 * repeats)
     return {"tiny": tiny, "big": big}
 
 
@@ -523,21 +520,21 @@ def print_long_runs(reports, args):
     print()
     print("## Long runs, steps/s of a stretch after the run against the first stretch (ratio = last / first; "
           "below 1: training slows down as it goes, e.g. on subnormal floats; target for mlpcore >= 0.97)")
-    print(f"(non-negative inputs in [0, 1), softmax CE, SGD momentum {MOMENTUM}; after the run, the first stretch "
-          f"again on a fresh model and the run's next stretch, alternately, frameworks in turn; medians)")
+    print(f"(non-negative inputs in [0, 1), softmax CE, SGD momentum {MOMENTUM}; after the run, a stretch on a fresh "
+          f"model and the same rows on the long-run model, alternately, frameworks in turn; medians)")
     for rep in reports:
         for key in ("tiny", "big"):
             run = rep["long"][key]
             names = [n for n in run if isinstance(run[n], dict)]
             if key == "tiny":
-                what = (f"784-32-10 batch 1 lr 0.001, {run['stretches'] * run['stretch_steps']:,} steps, "
-                        f"stretches of {run['stretch_steps']}")
+                what = f"784-32-10 batch 1 lr 0.001, a run of {run['run_steps']:,} steps"
             else:
-                what = (f"784-512-256-10 batch 32 lr {LR}, {run['stretches']} epochs of {args.long_rows:,} rows "
-                        f"({run['stretch_steps']} steps)")
+                what = (f"784-512-256-10 batch 32 lr {LR}, a run of {args.long_epochs} epochs of "
+                        f"{min(args.long_rows, args.rows):,} rows ({run['run_steps']:,} steps)")
             cells = ", ".join(f"{n} {run[n]['ratio']:.3f} ({fmt(run[n]['first_steps_per_s'])} -> "
                               f"{fmt(run[n]['last_steps_per_s'])})" for n in names)
-            print(f"- {rep['threads']} thread(s), {what}, {run['rounds']} rounds: {cells}")
+            print(f"- {rep['threads']} thread(s), {what}, then {run['rounds']} x 2 stretches of "
+                  f"{run['stretch_steps']} steps: {cells}")
         tiny = rep["long"]["tiny"]
         counts = []
         for n in (n for n in tiny if isinstance(tiny[n], dict)):
