@@ -33,7 +33,7 @@ def main(path: str) -> int:
             outcome = "failed"
         else:
             outcome = "passed"
-        base = f"{case.get('classname', '')}.{re.sub(r'[[].*', '', name)}"
+        base = case.get("classname", "") + "." + re.sub(r"\[.*", "", name)  # parameters left out
         outcomes.setdefault(base, Counter())[outcome] += 1
     if not outcomes:
         print("PyTorch parity tests: none found in", path)
