@@ -299,7 +299,7 @@ def time_tiny(frameworks, X, y, batches, steps, repeats):
     return out
 
 
-LONG_SETTLE_S = 0.05  # between the stretches of a long run (frameworks still take turns)
+LONG_SETTLE_S = 0.05  # between two stretches of one framework in a long run (SETTLE_S between frameworks)
 
 
 def subnormals(arrays):
@@ -321,8 +321,12 @@ def long_run(frameworks, X, y, hidden, batch, lr, run, stretch_rows, rounds, clo
     as it goes (subnormal floats, e.g. in the momentum of ReLU units that died), and
     how many values of the long-run model's state are subnormal after the run."""
     runners = {n: FRAMEWORKS[n](hidden, batch, lr=lr) for n in frameworks}
+    # Each framework's turn starts after the pause, also in the untimed run: a peer's
+    # spinning idle threads would otherwise make mlpcore's per-step thread choice
+    # (see README) settle on one thread for a while.
     for start, stop in run:
         for r in runners.values():
+            time.sleep(SETTLE_S)
             r.epoch(X[start:stop], y[start:stop])
     out = {"run_steps": sum(-(-(stop - start) // batch) for start, stop in run),
            "stretch_steps": -(-stretch_rows // batch), "rounds": rounds}
@@ -336,6 +340,7 @@ def long_run(frameworks, X, y, hidden, batch, lr, run, stretch_rows, rounds, clo
     first, last = {n: [] for n in runners}, {n: [] for n in runners}
     for _ in range(rounds):
         for n, r in runners.items():
+            time.sleep(SETTLE_S)
             fresh = FRAMEWORKS[n](hidden, batch, lr=lr)
             fresh.epoch(Xp, yp)
             for model, rates in ((fresh, first[n]), (r, last[n])):
@@ -525,7 +530,8 @@ def print_long_runs(reports, args):
     print("## Long runs, steps/s of a stretch after the run against the first stretch (ratio = last / first; "
           "below 1: training slows down as it goes, e.g. on subnormal floats; target for mlpcore >= 0.97)")
     print(f"(non-negative inputs in [0, 1), softmax CE, SGD momentum {MOMENTUM}; after the run, a stretch on a fresh "
-          f"model and the same rows on the long-run model, alternately, frameworks in turn; medians)")
+          f"model and the same rows on the long-run model, alternately, frameworks in turn; medians. On 2 threads "
+          f"both also carry fit's per-step choice of thread count, which may differ between the two models)")
     for rep in reports:
         clock = rep["long"].get("clock", "wall")
         for key in ("tiny", "big"):
