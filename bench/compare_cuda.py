@@ -1,6 +1,6 @@
 """mlpcore's CUDA backend against PyTorch on the same GPU, in one process.
 
-    python bench/compare_cuda.py [--rounds 7] [--quick]
+    python bench/compare_cuda.py [--rounds 7] [--quick] [--skip-if-unavailable]
 
 Needs an mlpcore built with CUDA (pip install . -C cmake.define.MLPCORE_CUDA=ON),
 an NVIDIA GPU, and PyTorch with CUDA. Two comparisons, each timed in
@@ -28,8 +28,17 @@ import time
 
 import numpy as np
 
+import which_mlpcore
+
+
+SKIP_IF_UNAVAILABLE = False
+
 
 def fail(message: str) -> None:
+    """What it needs is missing: exit 2, or 0 with --skip-if-unavailable (CI without a GPU)."""
+    if SKIP_IF_UNAVAILABLE:
+        print(f"compare_cuda: SKIPPED, {message}")
+        sys.exit(0)
     print(f"compare_cuda: {message}", file=sys.stderr)
     sys.exit(2)
 
@@ -169,8 +178,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer sizes and samples")
     parser.add_argument("--skip-gemm", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-if-unavailable", action="store_true",
+                        help="exit 0 (not 2) with a SKIPPED line when the CUDA build, a GPU or CUDA PyTorch is missing")
     args = parser.parse_args()
+    global SKIP_IF_UNAVAILABLE
+    SKIP_IF_UNAVAILABLE = args.skip_if_unavailable
 
+    source = which_mlpcore.select()
     import mlpcore as mc
 
     info = mc.config()["cuda"]
@@ -185,7 +199,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         fail(f"this PyTorch ({torch.__version__}) has no CUDA, or sees no GPU")
 
-    print(f"GPU: {mc._core.cuda.device_name()} | mlpcore {mc.__version__} | torch {torch.__version__} "
+    print(f"GPU: {mc._core.cuda.device_name()} | mlpcore {mc.__version__} ({source}) | torch {torch.__version__} "
           f"(CUDA {torch.version.cuda})")
     if not args.skip_gemm:
         bench_gemm(mc, torch, args.rounds, args.quick)

@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+import which_mlpcore
+
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 MLP = (784, 512, 256, 10)
 BATCHES = (32, 128, 512)
@@ -153,6 +155,7 @@ def main():
                "--max-n", str(args.max_n)] + (["--only", args.only] if args.only else [])
         unset = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
+    source = which_mlpcore.select()
     import mlpcore as mc
     from threadpoolctl import threadpool_info
 
@@ -160,7 +163,7 @@ def main():
     blas = [(i.get("internal_api"), i.get("version"), i.get("architecture")) for i in threadpool_info()
             if i.get("user_api") == "blas"]
     print(f"clock: {'thread CPU time' if args.cpu_time else 'wall'}; medians of interleaved calls")
-    print(f"mlpcore {cfg['version']} isa={cfg['isa']} tile={cfg['gemm_tile']}; numpy {np.__version__} "
+    print(f"mlpcore {cfg['version']} ({source}) isa={cfg['isa']} tile={cfg['gemm_tile']}; numpy {np.__version__} "
           f"blas={blas}; " + ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in OPENBLAS_VARS))
     results = run_both(all_cases, threads)
 

@@ -21,6 +21,8 @@ import sys
 import time
 import warnings
 
+import which_mlpcore
+
 CASES = {
     # name: (estimator, data, params)
     "digits classifier (1797 x 64, hidden 100, batch 200, 50 epochs)":
@@ -80,12 +82,13 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    source = which_mlpcore.select()  # also for the child processes: they inherit PYTHONPATH
     if args.child:
         child(args.repeats)
         return
     import mlpcore
 
-    print(f"mlpcore {mlpcore.__version__}, ISA {mlpcore.config()['isa']}; medians of {args.repeats} interleaved fits")
+    print(f"mlpcore {mlpcore.__version__} ({source}), ISA {mlpcore.config()['isa']}; medians of {args.repeats} interleaved fits")
     for threads in args.threads:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    MKL_NUM_THREADS=str(threads))

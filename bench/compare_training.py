@@ -14,12 +14,22 @@ idle threads of the one before it), and the median of the repeats is reported wi
 times inference (batch 1024), the steps/s of a tiny 784-32-10 model at batch 1
 and 8 against PyTorch, checks learning parity with PyTorch (same initial weights,
 same batches, loss after 50 steps), and measures the peak memory of a fit.
+Long runs (mlpcore and PyTorch): the tiny model at batch 1 for 6,000 steps (lr
+0.001) and the big one at batch 32 for 10 epochs of 12,000 rows (lr 0.01), on the
+same non-negative [0, 1) inputs; then short stretches on a fresh model and on the
+long-run model, alternately: the ratio of their rates (last / first) shows
+whether training slows down as it goes (subnormal floats: the momentum of ReLU
+units that died decays below 1.2e-38, which is slow on many CPUs); also how many
+values of the tiny model's weights and momentum are subnormal after its run.
 Finally it times one epoch at batch 128 on the most threads while another
 process keeps one core busy (a busy loop, like a second job on the machine),
 where threads that wait for each other at barriers lose.
 
     python bench/compare_training.py            # full run
-    python bench/compare_training.py --quick    # fewer samples and repeats
+    python bench/compare_training.py --quick    # fewer samples and repeats; long runs of 3,000 steps
+                                                # and of 10 epochs of 4,000 rows
+    python bench/compare_training.py --flush-denormal off   # mlpcore builds with set_flush_denormal
+    python bench/compare_training.py --smoke    # every part once on a few rows (CI): runs, measures nothing
 
 If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, numpy is also run with them
 unset (OpenBLAS then picks its best kernel) and both are reported.
@@ -36,6 +46,8 @@ import sys
 import time
 
 import numpy as np
+
+import which_mlpcore
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HIDDEN = (512, 256)
@@ -80,6 +92,13 @@ class Mlpcore:
     def predict(self, X):
         return self.model.predict(X)
 
+    def state(self):
+        """Weights and biases, and the optimizer's momentum (its flat buffer) where readable."""
+        arrays = [a for Wb in self.model.get_weights() for a in Wb]
+        sgd = getattr(self.model, "_sgd", None)
+        momentum = sgd.get_flat_state()[0] if hasattr(sgd, "get_flat_state") else None
+        return arrays, None if momentum is None else [np.asarray(momentum)]
+
 
 class Torch:
     name = "pytorch"
@@ -118,6 +137,12 @@ class Torch:
     def predict(self, X):
         with self.torch.no_grad():
             return self.torch.softmax(self.model(self.torch.from_numpy(X)), 1)
+
+    def state(self):
+        params = list(self.model.parameters())
+        momentum = [self.opt.state[q]["momentum_buffer"] for q in params
+                    if self.opt.state.get(q, {}).get("momentum_buffer") is not None]
+        return [q.detach().numpy() for q in params], [m.numpy() for m in momentum]
 
 
 class Sklearn:
@@ -274,10 +299,81 @@ def time_tiny(frameworks, X, y, batches, steps, repeats):
     return out
 
 
+LONG_SETTLE_S = 0.05  # between two stretches of one framework in a long run (SETTLE_S between frameworks)
+
+
+def subnormals(arrays):
+    """How many of the values are subnormal floats (non-zero, below float32's smallest normal)."""
+    if arrays is None:
+        return None
+    smallest = np.finfo(np.float32).tiny
+    return sum(int(np.count_nonzero((a != 0) & (np.abs(a) < smallest))) for a in arrays)
+
+
+def long_run(frameworks, X, y, hidden, batch, lr, run, stretch_rows, rounds, clock):
+    """A long training run per framework (one epoch over X[start:stop] for each
+    (start, stop) in `run`), then `rounds` rounds, frameworks in turn, of: a
+    stretch of stretch_rows rows on a fresh model (the same initial weights, zero
+    momentum; after 16 untimed steps of set-up and first thread probe), and the
+    same rows on the long-run model. Timing the two alternately, in short
+    stretches, on `clock`, keeps a busy host from passing for a slow-down. Reports steps/s of
+    each (medians) and their ratio, last / first: below 1 when training slows down
+    as it goes (subnormal floats, e.g. in the momentum of ReLU units that died), and
+    how many values of the long-run model's state are subnormal after the run."""
+    runners = {n: FRAMEWORKS[n](hidden, batch, lr=lr) for n in frameworks}
+    # Each framework's turn starts after the pause, also in the untimed run: a peer's
+    # spinning idle threads would otherwise make mlpcore's per-step thread choice
+    # (see README) settle on one thread for a while.
+    for start, stop in run:
+        for r in runners.values():
+            time.sleep(SETTLE_S)
+            r.epoch(X[start:stop], y[start:stop])
+    out = {"run_steps": sum(-(-(stop - start) // batch) for start, stop in run),
+           "stretch_steps": -(-stretch_rows // batch), "rounds": rounds}
+    for n, r in runners.items():
+        weights, momentum = r.state()
+        out[n] = {"subnormal_weights": subnormals(weights), "subnormal_momentum": subnormals(momentum),
+                  "state_values": sum(a.size for a in weights) + sum(a.size for a in momentum or [])}
+    prime = 16 * batch
+    Xp, yp = X[:prime], y[:prime]
+    Xs, ys = X[prime:prime + stretch_rows], y[prime:prime + stretch_rows]
+    first, last = {n: [] for n in runners}, {n: [] for n in runners}
+    for _ in range(rounds):
+        for n, r in runners.items():
+            time.sleep(SETTLE_S)
+            fresh = FRAMEWORKS[n](hidden, batch, lr=lr)
+            fresh.epoch(Xp, yp)
+            for model, rates in ((fresh, first[n]), (r, last[n])):
+                time.sleep(LONG_SETTLE_S)
+                t = clock()
+                model.epoch(Xs, ys)
+                rates.append(out["stretch_steps"] / (clock() - t))
+    for n in runners:
+        f, la = statistics.median(first[n]), statistics.median(last[n])
+        out[n].update(first_steps_per_s=f, last_steps_per_s=la, ratio=la / f)
+    return out
+
+
+def time_long_runs(frameworks, X, y, tiny_steps, big_rows, big_epochs, repeats, threads):
+    """(a) 784-32-10 at batch 1 (lr 0.001) for tiny_steps steps over fresh rows,
+    stretches of 200 steps; (b) 784-512-256-10 at batch 32 (lr 0.01), big_epochs
+    epochs over the first big_rows rows, stretches of 25 steps. 3 x repeats rounds.
+    On 1 thread the stretches are timed on the thread's CPU clock (the work runs
+    on the calling thread; time other processes hold the core is left out), on
+    more on the wall clock."""
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    run = [(i, min(i + 1000, tiny_steps)) for i in range(0, tiny_steps, 1000)]
+    tiny = long_run(frameworks, X, y, (32,), 1, 0.001, run, min(200, len(X) - 16), 3 * repeats, clock)
+    big = long_run(frameworks, X, y, HIDDEN, 32, LR, [(0, big_rows)] * big_epochs, min(800, len(X) - 16 * 32),
+                   3 * repeats, clock)
+    return {"tiny": tiny, "big": big, "clock": "thread CPU time" if threads == 1 else "wall"}
+
+
 def parity(X, y, batch=64, steps=50):
     """Same initial weights and batches (no shuffling) in mlpcore and PyTorch:
-    relative difference of the loss after `steps` SGD steps."""
+    relative difference of the loss after `steps` SGD steps (fewer if X has fewer batches)."""
     import torch
+    steps = min(steps, len(X) // batch)
     a = Mlpcore(HIDDEN, batch)
     t = Torch(HIDDEN, batch)
     with torch.no_grad():
@@ -301,7 +397,9 @@ def parity(X, y, batch=64, steps=50):
 
 MEMORY_SCRIPT = r"""
 import json, resource, sys
-sys.path[:0] = {path!r}
+sys.path.insert(0, {here!r})
+import which_mlpcore
+which_mlpcore.select()
 import numpy as np
 import mlpcore as mc
 from compare_training import make_data, HIDDEN, CLASSES, FEATURES
@@ -334,8 +432,7 @@ PACKING_FLOATS_PER_THREAD = 144 * 256 + 256 * 2048
 def memory(rows, batch, threads):
     """Peak RSS of making the data and one fit, above the interpreter with numpy and
     mlpcore loaded and warmed up, in a fresh process (tracemalloc cannot see C++)."""
-    code = MEMORY_SCRIPT.format(path=[HERE, os.path.join(HERE, "..", "python")] + sys.path, rows=rows,
-                                batch=batch, threads=threads)
+    code = MEMORY_SCRIPT.format(here=HERE, rows=rows, batch=batch, threads=threads)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     m = json.loads(out.stdout.strip().splitlines()[-1])
     peak = (m["rss_peak_kib"] - m["rss_baseline_kib"]) * 1024
@@ -348,12 +445,19 @@ def memory(rows, batch, threads):
 
 
 def worker(args):
+    global SETTLE_S, LONG_SETTLE_S
+    if args.smoke:  # nothing is measured
+        SETTLE_S = LONG_SETTLE_S = 0.0
     threads = args.threads_one
     X, y = make_data(args.rows)
     names = available(args.frameworks)
     report = {"threads": threads, "rows": args.rows, "frameworks": names}
     try:
         import mlpcore as mc
+        if args.flush_denormal is not None:
+            if not hasattr(mc, "set_flush_denormal"):
+                raise SystemExit("--flush-denormal: this mlpcore has no set_flush_denormal")
+            mc.set_flush_denormal(args.flush_denormal == "on")
         report["mlpcore_config"] = mc.config()
     except ImportError:
         pass
@@ -371,6 +475,9 @@ def worker(args):
     report["inference"] = time_inference(names, X[:min(len(X), 20 * 1024)], y, args.repeats)
     tiny = [n for n in names if n in ("mlpcore", "pytorch")]
     report["tiny"] = time_tiny(tiny, X, y, [1, 8], args.tiny_steps, args.repeats)
+    if args.long_steps > 0 and args.long_epochs > 0:
+        report["long"] = time_long_runs(tiny, X, y, min(args.long_steps, len(X)), min(args.long_rows, len(X)),
+                                        args.long_epochs, args.repeats, threads)
     if "pytorch" in names and "mlpcore" in names and threads == args.threads[0]:
         report["parity"] = parity(X, y)
     print(json.dumps(report))
@@ -393,11 +500,16 @@ def run_worker(args, threads, numpy_only=False, unset_openblas=False, under_load
     if unset_openblas:
         for var in OPENBLAS_VARS:
             env.pop(var, None)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(HERE, "..", "python"), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads-one", str(threads),
            "--rows", str(args.rows), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
            "--tiny-steps", str(args.tiny_steps), "--batches", ",".join(map(str, args.batches)),
+           "--long-steps", str(args.long_steps), "--long-rows", str(args.long_rows),
+           "--long-epochs", str(args.long_epochs),
            "--threads", ",".join(map(str, args.threads)), "--frameworks", ",".join(args.frameworks)]
+    if args.flush_denormal is not None:
+        cmd += ["--flush-denormal", args.flush_denormal]
+    if args.smoke:
+        cmd.append("--smoke")
     if numpy_only:
         cmd.append("--numpy-only")
     if under_load:
@@ -413,9 +525,41 @@ def fmt(x):
     return f"{x:,.0f}"
 
 
+def print_long_runs(reports, args):
+    print()
+    print("## Long runs, steps/s of a stretch after the run against the first stretch (ratio = last / first; "
+          "below 1: training slows down as it goes, e.g. on subnormal floats; target for mlpcore >= 0.97)")
+    print(f"(non-negative inputs in [0, 1), softmax CE, SGD momentum {MOMENTUM}; after the run, a stretch on a fresh "
+          f"model and the same rows on the long-run model, alternately, frameworks in turn; medians. On 2 threads "
+          f"both also carry fit's per-step choice of thread count, which may differ between the two models)")
+    for rep in reports:
+        clock = rep["long"].get("clock", "wall")
+        for key in ("tiny", "big"):
+            run = rep["long"][key]
+            names = [n for n in run if isinstance(run[n], dict)]
+            if key == "tiny":
+                what = f"784-32-10 batch 1 lr 0.001, a run of {run['run_steps']:,} steps"
+            else:
+                what = (f"784-512-256-10 batch 32 lr {LR}, a run of {args.long_epochs} epochs of "
+                        f"{min(args.long_rows, args.rows):,} rows ({run['run_steps']:,} steps)")
+            cells = ", ".join(f"{n} {run[n]['ratio']:.3f} ({fmt(run[n]['first_steps_per_s'])} -> "
+                              f"{fmt(run[n]['last_steps_per_s'])})" for n in names)
+            print(f"- {rep['threads']} thread(s), {what}, then {run['rounds']} x 2 stretches of "
+                  f"{run['stretch_steps']} steps, {clock}: {cells}")
+        tiny = rep["long"]["tiny"]
+        counts = []
+        for n in (n for n in tiny if isinstance(tiny[n], dict)):
+            m = tiny[n]["subnormal_momentum"]
+            counts.append(f"{n} {tiny[n]['subnormal_weights']:,} in the weights, "
+                          + ("momentum not readable" if m is None else f"{m:,} in the momentum")
+                          + f" (of {tiny[n]['state_values']:,} values)")
+        print(f"  subnormal values in the tiny model's state after its long run: " + "; ".join(counts))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="12000 samples, 3 repeats, fewer tiny steps")
+    p.add_argument("--quick", action="store_true",
+                   help="12000 samples, 3 repeats, fewer tiny steps, shorter long runs")
     p.add_argument("--rows", type=int, default=60000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=2048)
@@ -426,6 +570,14 @@ def main():
     p.add_argument("--memory-rows", type=int, default=60000)
     p.add_argument("--load-rows", type=int, default=4096,
                    help="rows of the epoch timed while another process keeps a core busy (0: skip it)")
+    p.add_argument("--long-steps", type=int, default=6000,
+                   help="steps of the long run of the tiny model at batch 1 (0: skip the long runs)")
+    p.add_argument("--long-rows", type=int, default=12000, help="rows an epoch of the long run of the big model")
+    p.add_argument("--long-epochs", type=int, default=10, help="epochs of the long run of the big model")
+    p.add_argument("--flush-denormal", choices=("on", "off"),
+                   help="mlpcore.set_flush_denormal(on/off) first (mlpcore builds that have it)")
+    p.add_argument("--smoke", action="store_true",
+                   help="every measurement on a few rows and steps, once: checks that the script runs (CI)")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("--under-load", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -435,13 +587,18 @@ def main():
     args.batches = [int(b) for b in str(args.batches).split(",")]
     args.threads = [int(t) for t in str(args.threads).split(",")]
     args.frameworks = args.frameworks.split(",")
+    source = which_mlpcore.select()  # also for the workers: they inherit PYTHONPATH
     if args.quick and not args.worker:
         args.rows, args.tiny_steps, args.memory_rows = 12000, 1500, 12000
         args.load_rows = min(args.load_rows, 2048)
+        args.long_steps, args.long_rows = min(args.long_steps, 3000), min(args.long_rows, 4000)
+    if args.smoke and not args.worker:  # inference needs 1024 rows
+        args.rows, args.repeats, args.warmup, args.tiny_steps, args.memory_rows = 1024, 1, 256, 20, 1024
+        args.batches = [LOAD_BATCH]
+        args.load_rows, args.long_steps, args.long_rows, args.long_epochs = 256, 50, 256, 2
     if args.worker:
         return worker(args)
 
-    sys.path.insert(0, HERE)
     reports = [run_worker(args, t) for t in args.threads]
     loaded = None
     if args.load_rows > 0 and max(args.threads) > 1:
@@ -459,7 +616,11 @@ def main():
     print(f"# 784-512-256-10 ReLU MLP, softmax CE, SGD(lr={LR}, momentum={MOMENTUM}); {args.rows} x {FEATURES} "
           f"synthetic MNIST-shaped; one epoch, median of {args.repeats}, frameworks interleaved")
     cfg = reports[0].get("mlpcore_config", {})
-    print(f"# mlpcore isa={cfg.get('isa')} openmp={cfg.get('openmp')}; peers: {', '.join(reports[0]['frameworks'][1:])}")
+    flush = f" flush_denormal={cfg['flush_denormal']}" if "flush_denormal" in cfg else ""
+    print(f"# mlpcore {source}, isa={cfg.get('isa')} openmp={cfg.get('openmp')}{flush}; "
+          f"peers: {', '.join(reports[0]['frameworks'][1:])}")
+    if args.smoke:
+        print("# --smoke: every measurement once, on a few rows and steps; the figures mean nothing")
     if unset:
         print(f"# numpy as-is has {', '.join(unset)} set; 'numpy*' is the same run with them unset")
     print()
@@ -500,6 +661,8 @@ def main():
             ratio = f" ({ours / row['pytorch']:.1f}x pytorch)" if "pytorch" in row else ""
             print(f"- {rep['threads']} thread(s), batch {b}: " + ", ".join(f"{n} {fmt(v)}" for n, v in row.items())
                   + f"; mlpcore {1e6 / ours:.1f} us/step{ratio}")
+    if all("long" in rep for rep in reports):
+        print_long_runs(reports, args)
     for rep in reports:
         if "parity" in rep:
             par = rep["parity"]

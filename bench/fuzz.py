@@ -22,7 +22,10 @@ import time
 import traceback
 from collections import Counter
 
+import which_mlpcore
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+which_mlpcore.select()
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
