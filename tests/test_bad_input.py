@@ -241,7 +241,8 @@ def test_seed_out_of_range_fails_at_construction():
 
 
 @pytest.mark.parametrize("kw,message", [
-    ({"lr": 1e-50}, "lr: expected 0 or a float32 number of magnitude >= 1.1754944e-38, got 1e-50"),
+    ({"lr": 1e-50}, "lr: expected a number float32 can hold (0, or a magnitude >= 1.4e-45), got 1e-50"),
+    ({"lr": 1e-40}, "lr: expected a number >= 1.1754944e-38 (float32's smallest normal), got 1e-40"),
     ({"lr": 1e39}, "lr: expected a finite float32 number"),
     ({"momentum": 1.5}, "momentum: expected a number in [0, 1), got 1.5"),
     ({"lr": -0.1}, "lr: expected a finite number > 0, got -0.1"),
@@ -252,7 +253,7 @@ def test_sgd_values_are_checked_at_construction_and_printed_as_given(kw, message
         mc.SGD(**kw)
     assert message in str(e.value)
     opt = mc.SGD(lr=0.1)
-    with pytest.raises(ValueError, match="lr: expected 0 or a float32"):
+    with pytest.raises(ValueError, match="lr: expected a number float32 can hold"):
         opt.lr = 1e-50
     assert opt.lr == 0.1
 
@@ -264,3 +265,7 @@ def test_every_finite_float32_is_a_valid_alpha():
     np.testing.assert_array_equal(mc.ops.matmul(a[:, :1], a[:, :1].T, alpha=big), np.full((2, 2), big, np.float32))
     with pytest.raises(ValueError, match="alpha: expected a finite float32 number"):
         mc.ops.matmul(a, a.T, alpha=3.5e38)
+    tiniest = float(np.nextafter(np.float32(0), np.float32(1)))  # a subnormal float32 is a float32 too
+    assert mc.ops.matmul(a, a.T, alpha=tiniest).shape == (2, 2)
+    with pytest.raises(ValueError, match="alpha: expected a number float32 can hold"):
+        mc.ops.matmul(a, a.T, alpha=1e-50)

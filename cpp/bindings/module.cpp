@@ -150,8 +150,8 @@ float float_arg(const char* name, const py::handle& obj) {
     throw py::value_error(std::string(name) + ": expected a finite float32 number (|x| <= 3.4028235e38), got " +
                           repr_short(obj));
   }
-  if (d != 0.0 && !std::isnormal(f)) {  // would become 0 or lose its precision in float32
-    throw py::value_error(std::string(name) + ": expected 0 or a float32 number of magnitude >= 1.1754944e-38, got " +
+  if (d != 0.0 && f == 0.0f) {  // underflows: the value would silently become 0
+    throw py::value_error(std::string(name) + ": expected a number float32 can hold (0, or a magnitude >= 1.4e-45), got " +
                           repr_short(obj));
   }
   return f;

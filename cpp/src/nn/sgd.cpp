@@ -33,6 +33,8 @@ void validate(const SgdConfig& c) {
     throw std::invalid_argument(std::string(what) + ": expected " + expected + ", got " + shortest_decimal(got));
   };
   if (!(c.lr > 0.0f) || !std::isfinite(c.lr)) bad("lr", "a finite number > 0", c.lr);
+  // A subnormal rate is flushed to 0 in native compute (float_env.h): no step would move.
+  if (c.lr < std::numeric_limits<float>::min()) bad("lr", "a number >= 1.1754944e-38 (float32's smallest normal)", c.lr);
   if (!(c.momentum >= 0.0f && c.momentum < 1.0f)) bad("momentum", "a number in [0, 1)", c.momentum);
   if (!(c.dampening >= 0.0f && c.dampening <= 1.0f)) bad("dampening", "a number in [0, 1]", c.dampening);
   if (!(c.weight_decay >= 0.0f) || !std::isfinite(c.weight_decay)) {
