@@ -127,6 +127,7 @@ def check_matmul(case):
         np.testing.assert_array_equal(c, c_before)
     if not (np.isfinite(opa).all() and np.isfinite(opb).all()):
         return
+    alpha, beta = float(as_core_sees_it(alpha)), float(as_core_sees_it(beta))  # scalars are flushed too
     ref = alpha * (opa @ opb)
     if c is not None:
         ref += beta * as_core_sees_it(c)
