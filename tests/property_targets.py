@@ -23,7 +23,6 @@ from hypothesis.extra import numpy as hnp
 
 import mlpcore as mc
 from mlpcore import _core
-from mlpcore import io as mio
 
 # What bad input may raise. FloatingPointError is fit's divergence error.
 CLEAN = (TypeError, ValueError, MemoryError, FloatingPointError)
@@ -350,7 +349,7 @@ def check_model(case):
     Xf = np.asarray(X, np.float32)
     out = model.predict(Xf)
     assert out.shape == (len(Xf), units[-1]) and out.dtype == np.float32
-    back = mio.from_bytes(mio.to_bytes(model))
+    back = mc.Sequential.from_bytes(model.to_bytes())
     assert same_outputs(back.predict(Xf), out)
     assert back.epochs_done == model.epochs_done
 
@@ -434,7 +433,7 @@ def check_junk(case):
 
 # ---------------------------------------------------------------- load fed arbitrary bytes
 def _valid_file() -> bytes:
-    return mio.to_bytes(_fitted())
+    return _fitted().to_bytes()
 
 
 VALID_FILE = None
@@ -500,7 +499,7 @@ def file_cases(draw):
 
 def check_file(data):
     try:
-        model = mio.from_bytes(data)
+        model = mc.Sequential.from_bytes(data)
     except mc.ModelFileError:
         return
     # Whatever loads must be a whole, usable model.
@@ -508,7 +507,7 @@ def check_file(data):
         assert weights_finite(model)
         out = model.predict(np.ones((2, model.input_dim), np.float32))
         assert out.shape == (2, model.output_dim)
-    mio.from_bytes(mio.to_bytes(model))
+    mc.Sequential.from_bytes(model.to_bytes())
 
 
 TARGETS = {

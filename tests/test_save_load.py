@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import mlpcore as mc
-from mlpcore import io as mio
+from mlpcore import io as codec
 
 
 def data(rows=300, features=12, classes=4, seed=0):
@@ -148,14 +148,14 @@ def test_save_and_load_argument_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         m.save(tmp_path / "no" / "such" / "dir.mlpc")
     with pytest.raises(TypeError, match="data"):
-        mio.from_bytes("a string")
+        mc.Sequential.from_bytes("a string")
 
 
 def saved_bytes():
     X, y = data()
     m = make()
     m.fit(X, y, epochs=1, verbose=0)
-    return mio.to_bytes(m)
+    return m.to_bytes()
 
 
 def test_every_truncation_is_refused():
@@ -163,7 +163,7 @@ def test_every_truncation_is_refused():
     cuts = sorted(set(range(0, 64)) | set(range(0, len(raw), max(1, len(raw) // 300))) | {len(raw) - 1})
     for cut in cuts:
         with pytest.raises(mc.ModelFileError):
-            mio.from_bytes(raw[:cut])
+            mc.Sequential.from_bytes(raw[:cut])
 
 
 def test_flipped_bits_are_refused():
@@ -173,9 +173,9 @@ def test_flipped_bits_are_refused():
         bad = bytearray(raw)
         bad[pos] ^= 1 << int(rng.integers(0, 8))
         with pytest.raises(mc.ModelFileError):
-            mio.from_bytes(bytes(bad))
+            mc.Sequential.from_bytes(bytes(bad))
     with pytest.raises(mc.ModelFileError, match="magic"):
-        mio.from_bytes(b"PK\x03\x04" + raw[4:])
+        mc.Sequential.from_bytes(b"PK\x03\x04" + raw[4:])
 
 
 def reseal(header: dict, blobs: bytes, version=1) -> bytes:
@@ -220,7 +220,7 @@ def test_inconsistent_headers_are_refused(edit, word):
     header, blobs = split(saved_bytes())
     edit(header)
     with pytest.raises(mc.ModelFileError) as e:
-        mio.from_bytes(reseal(header, blobs))
+        mc.Sequential.from_bytes(reseal(header, blobs))
     assert word in str(e.value)
 
 
@@ -228,13 +228,13 @@ def test_non_finite_weights_and_bad_json_are_refused():
     header, blobs = split(saved_bytes())
     nan_blob = np.array([np.nan], "<f4").tobytes() + blobs[4:]
     with pytest.raises(mc.ModelFileError, match="NaN"):
-        mio.from_bytes(reseal(header, nan_blob))
+        mc.Sequential.from_bytes(reseal(header, nan_blob))
     with pytest.raises(mc.ModelFileError, match="format version"):
-        mio.from_bytes(reseal(header, blobs, version=2))
+        mc.Sequential.from_bytes(reseal(header, blobs, version=2))
     for text in (b"[" * 100000, b"\xff\xfe", b"[1, 2]", b"{\"arrays\": 5}"):
         body = struct.pack("<8sIQ", b"MLPCORE\0", 1, len(text)) + text
         with pytest.raises(mc.ModelFileError):
-            mio.from_bytes(body + hashlib.sha256(body).digest())
+            mc.Sequential.from_bytes(body + hashlib.sha256(body).digest())
 
 
 def test_the_file_holds_no_pickle():
@@ -250,3 +250,28 @@ def test_unpickling_garbage_is_refused():
         m.__setstate__({"other": 1})
     with pytest.raises(mc.ModelFileError):
         m.__setstate__({"mlpcore_file": b"junk"})
+
+
+def test_the_codec_knows_nothing_of_the_package():
+    """mlpcore.io is a pure codec (bytes <-> header and arrays): it imports no
+    part of mlpcore, so models import it and never the other way round."""
+    import ast
+
+    with open(codec.__file__) as f:
+        tree = ast.parse(f.read())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    relative = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert relative == [] and not any(name.startswith("mlpcore") for name in imported), imported
+
+
+def test_bytes_round_trip_through_the_codec(rng):
+    m = mc.Sequential([mc.Dense(4, activation="tanh"), mc.Dense(2)], input_dim=3, seed=5)
+    m.compile(loss="mse", optimizer=mc.SGD(lr=0.1, momentum=0.5))
+    m.fit(rng.random((20, 3), dtype=np.float32), rng.random((20, 2), dtype=np.float32), epochs=1, verbose=0)
+    header, arrays = codec.decode(m.to_bytes())
+    assert header["format"] == "mlpcore.Sequential" and sorted(arrays) == sorted(
+        [f"{kind}/{i}/{p}" for kind in ("layers", "optimizer") for i in range(2) for p in "Wb"])
+    np.testing.assert_array_equal(arrays["layers/0/W"], m.get_weights()[0][0])
+    assert codec.encode({k: v for k, v in header.items() if k != "arrays"},
+                               [(entry["name"], arrays[entry["name"]]) for entry in header["arrays"]]) == m.to_bytes()

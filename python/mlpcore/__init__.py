@@ -3,7 +3,7 @@ chosen at run time, OpenMP threads) behind a Keras-like API."""
 
 from __future__ import annotations
 
-from . import _core, callbacks, onnx, ops
+from . import _core, callbacks, io, onnx, ops
 from ._gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .devices import DeviceUnavailableError, cuda_available
 from .history import History
@@ -54,9 +54,8 @@ def load(path) -> Sequential:
     """A model written by ``model.save(path)`` (a path or a binary file object).
     Reading executes nothing from the file; a truncated or corrupted file raises
     ModelFileError. See mlpcore.io for the format."""
-    from . import io
-
-    return io.load(path)
+    data, where = io.read(path)
+    return Sequential.from_bytes(data, where)
 
 
 def get_num_threads() -> int:

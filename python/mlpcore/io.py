@@ -1,6 +1,9 @@
-"""Saving and loading models: ``model.save(path)`` and ``mlpcore.load(path)``.
+"""The ``.mlpc`` file format: a pure codec between bytes and (header, arrays),
+and atomic file writes. It knows nothing of models: ``model.save(path)`` and
+``mlpcore.load(path)`` (mlpcore.models) turn a model into what it encodes and
+back, and check every field there.
 
-The file format (``.mlpc``) is plain data that executes nothing when read:
+The format is plain data that executes nothing when read:
 
 =========  ==========================================================
 bytes      content
@@ -53,25 +56,24 @@ class ModelFileError(ValueError):
 
 
 # ---------------------------------------------------------------- encoding
-def to_bytes(model) -> bytes:
-    """The model as the bytes of a .mlpc file."""
-    state = model._export_state()
-    arrays = state.pop("arrays")
+def encode(header: dict, arrays) -> bytes:
+    """The bytes of a .mlpc file holding ``header`` (JSON values) and ``arrays``,
+    a list of (name, array) written as little-endian float32 in C order; the
+    header gains their ``arrays`` description."""
     blobs, described = [], []
     for name, arr in arrays:
         arr = np.ascontiguousarray(arr, dtype="<f4")
         described.append({"name": name, "shape": list(arr.shape)})
         blobs.append(arr.tobytes())
-    state["arrays"] = described
-    header = json.dumps(state, sort_keys=True, allow_nan=False).encode("utf-8")
-    body = b"".join([_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)), header, *blobs])
+    header = dict(header, arrays=described)
+    text = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
+    body = b"".join([_PREFIX.pack(MAGIC, FORMAT_VERSION, len(text)), text, *blobs])
     return body + hashlib.sha256(body).digest()
 
 
-def save(model, path) -> None:
-    """Write ``model`` to ``path`` (str or os.PathLike) atomically, or to a
-    binary file object (written as is)."""
-    data = to_bytes(model)
+def write(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (str or os.PathLike) atomically, or to a binary
+    file object (written as is)."""
     if hasattr(path, "write"):
         path.write(data)
         return
@@ -132,30 +134,22 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 
 # ---------------------------------------------------------------- decoding
-def load(path):
-    """Read a model written by ``save`` from ``path`` or a binary file object."""
+def read(path) -> tuple:
+    """(the bytes, a name for messages) of ``path`` or a binary file object."""
     if hasattr(path, "read"):
-        data = path.read()
-        where = getattr(path, "name", "file object")
-    else:
-        where = _as_path(path)
-        with open(where, "rb") as f:
-            data = f.read()
-    return from_bytes(data, where)
+        return path.read(), getattr(path, "name", "file object")
+    where = _as_path(path)
+    with open(where, "rb") as f:
+        return f.read(), where
 
 
-def from_bytes(data, where: str = "data"):
-    """A model from the bytes of a .mlpc file; ModelFileError if they are not one."""
+def decode(data, where: str = "data") -> tuple:
+    """(header, {name: float32 array}) from the bytes of a .mlpc file; ModelFileError
+    (naming ``where``) if they are not one: wrong magic or version, bad checksum,
+    a header that is not a JSON object, arrays that do not fit or are not finite."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data: expected bytes, got {type(data).__name__}")
-    data = bytes(data)
-    state, arrays = _parse(data, where)
-    from .models import Sequential
-
-    try:
-        return Sequential._from_state(state, arrays)
-    except (TypeError, ValueError, MemoryError) as exc:
-        raise ModelFileError(f"{where}: inconsistent model file: {exc}") from None
+    return _parse(bytes(data), where)
 
 
 def _parse(data: bytes, where: str):

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from . import _core, devices, losses
+from . import _core, devices, io, losses
 from ._checks import finite_matrix, non_negative_int, numeric_array, positive_int, seed_value
 from .callbacks import CallbackList, ProgressBar
 from .history import History
@@ -477,11 +477,25 @@ class Sequential:
     # ------------------------------------------------------------------ saving
     def save(self, path) -> None:
         """Write the model (architecture, weights, loss, optimizer and its state,
-        seed, epochs done) to ``path`` atomically; ``mlpcore.load(path)`` reads it
-        back and training continues bit for bit. See mlpcore.io for the format."""
-        from . import io
+        seed, epochs done) to ``path`` atomically (or to a binary file object);
+        ``mlpcore.load(path)`` reads it back and training continues bit for bit.
+        See mlpcore.io for the format."""
+        io.write(path, self.to_bytes())
 
-        io.save(self, path)
+    def to_bytes(self) -> bytes:
+        """The model as the bytes of a .mlpc file (what save writes)."""
+        state = self._export_state()
+        return io.encode(state, state.pop("arrays"))
+
+    @classmethod
+    def from_bytes(cls, data, where: str = "data") -> "Sequential":
+        """A model from the bytes of a .mlpc file; ModelFileError (naming ``where``)
+        if they are not one or describe an inconsistent model."""
+        state, arrays = io.decode(data, where)
+        try:
+            return cls._from_state(state, arrays)
+        except (TypeError, ValueError, MemoryError) as exc:
+            raise io.ModelFileError(f"{where}: inconsistent model file: {exc}") from None
 
     def _export_state(self) -> dict:
         """Everything save() writes: plain JSON values plus named float32 arrays."""
@@ -513,7 +527,7 @@ class Sequential:
 
     @classmethod
     def _from_state(cls, state: dict, arrays: dict) -> "Sequential":
-        """A model from what _export_state gave (as read back by mlpcore.io);
+        """A model from what _export_state gave (as mlpcore.io decodes it);
         TypeError / ValueError naming the field if anything is off."""
         if state.get("format") != "mlpcore.Sequential":
             raise ValueError(f"format: expected 'mlpcore.Sequential', got {state.get('format')!r}")
@@ -558,16 +572,12 @@ class Sequential:
         return model
 
     def __getstate__(self):
-        from . import io
-
-        return {"mlpcore_file": io.to_bytes(self)}
+        return {"mlpcore_file": self.to_bytes()}
 
     def __setstate__(self, state):
-        from . import io
-
         if not isinstance(state, dict) or "mlpcore_file" not in state:
             raise io.ModelFileError("pickle: not the state of a mlpcore.Sequential")
-        self.__dict__.update(io.from_bytes(state["mlpcore_file"], "pickle").__dict__)
+        self.__dict__.update(Sequential.from_bytes(state["mlpcore_file"], "pickle").__dict__)
 
 
     # ------------------------------------------------------------------ export
