@@ -48,6 +48,26 @@ int cores_of(int logical, int per_core) {
   return std::max(1, logical / std::max(1, per_core));
 }
 
+// One data or unified cache as CPUID or the OS describes it: its level, its
+// size and how many hardware threads share it.
+struct FoundCache {
+  int level;
+  std::size_t bytes;
+  int logical;
+};
+
+// The report of the caches found: the first of each level, its sharing counted
+// in cores (a core has l1_logical hardware threads); `source` once any is known.
+CacheReport report_of(const std::vector<FoundCache>& found, int l1_logical, const char* source) {
+  CacheReport out;
+  for (const FoundCache& f : found) {
+    CacheLevel* dst = f.level == 1 ? &out.l1d : f.level == 2 ? &out.l2 : f.level == 3 ? &out.l3 : nullptr;
+    if (dst && !dst->bytes) *dst = {f.bytes, cores_of(f.logical, l1_logical)};
+  }
+  out.source = out.l1d.bytes || out.l2.bytes || out.l3.bytes ? source : "none";
+  return out;
+}
+
 bool complete(const CacheReport& r) { return r.l1d.bytes && r.l2.bytes && r.l3.bytes; }
 
 // Fills the levels `into` lacks from `from`; `into` names its source when it gains one.
@@ -85,14 +105,8 @@ Regs cpuid(unsigned leaf, unsigned subleaf = 0) {
 // level in EAX[7:5], logical processors sharing it minus 1 in EAX[25:14],
 // ways, partitions and line size minus 1 in EBX, sets minus 1 in ECX.
 CacheReport read_deterministic_leaf(unsigned leaf) {
-  CacheReport out;
   int l1_logical = 0;
-  struct Found {
-    int level;
-    std::size_t bytes;
-    int logical;
-  };
-  std::vector<Found> found;
+  std::vector<FoundCache> found;
   for (unsigned sub = 0; sub < 16; ++sub) {
     const Regs r = cpuid(leaf, sub);
     const unsigned type = r.eax & 0x1F;
@@ -105,12 +119,7 @@ CacheReport read_deterministic_leaf(unsigned leaf) {
     found.push_back({level, ways * parts * line * sets, logical});
     if (level == 1) l1_logical = logical;  // a core's hardware threads
   }
-  for (const Found& f : found) {
-    CacheLevel* dst = f.level == 1 ? &out.l1d : f.level == 2 ? &out.l2 : f.level == 3 ? &out.l3 : nullptr;
-    if (dst && !dst->bytes) *dst = {f.bytes, cores_of(f.logical, l1_logical)};
-  }
-  out.source = out.l1d.bytes || out.l2.bytes || out.l3.bytes ? "cpuid" : "none";
-  return out;
+  return report_of(found, l1_logical, "cpuid");
 }
 
 CacheReport read_cpuid() {
@@ -181,13 +190,7 @@ std::string read_line(const std::string& path) {
 }
 
 CacheReport read_sysfs() {
-  CacheReport out;
-  struct Found {
-    int level;
-    std::size_t bytes;
-    int logical;
-  };
-  std::vector<Found> found;
+  std::vector<FoundCache> found;
   int l1_logical = 0;
   for (int i = 0; i < 16; ++i) {
     const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
@@ -199,12 +202,7 @@ CacheReport read_sysfs() {
     found.push_back({lv, parse_size(read_line(dir + "size")), logical});
     if (lv == 1) l1_logical = logical;
   }
-  for (const Found& f : found) {
-    CacheLevel* dst = f.level == 1 ? &out.l1d : f.level == 2 ? &out.l2 : f.level == 3 ? &out.l3 : nullptr;
-    if (dst && !dst->bytes) *dst = {f.bytes, cores_of(f.logical, l1_logical)};
-  }
-  out.source = out.l1d.bytes || out.l2.bytes || out.l3.bytes ? "sysfs" : "none";
-  return out;
+  return report_of(found, l1_logical, "sysfs");
 }
 #endif
 
@@ -243,20 +241,14 @@ CacheReport read_sysctl() {
 
 #if defined(_WIN32)
 CacheReport read_windows() {
-  CacheReport out;
   DWORD len = 0;
   GetLogicalProcessorInformationEx(RelationCache, nullptr, &len);
-  if (len == 0) return out;
+  if (len == 0) return report_of({}, 0, "windows");
   std::vector<char> buf(len);
   auto* info = reinterpret_cast<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX*>(buf.data());
-  if (!GetLogicalProcessorInformationEx(RelationCache, info, &len)) return out;
+  if (!GetLogicalProcessorInformationEx(RelationCache, info, &len)) return report_of({}, 0, "windows");
   int l1_logical = 0;
-  struct Found {
-    int level;
-    std::size_t bytes;
-    int logical;
-  };
-  std::vector<Found> found;
+  std::vector<FoundCache> found;
   for (DWORD off = 0; off < len;) {
     auto* r = reinterpret_cast<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX*>(buf.data() + off);
     if (r->Relationship == RelationCache &&
@@ -268,12 +260,7 @@ CacheReport read_windows() {
     }
     off += r->Size;
   }
-  for (const Found& f : found) {
-    CacheLevel* dst = f.level == 1 ? &out.l1d : f.level == 2 ? &out.l2 : f.level == 3 ? &out.l3 : nullptr;
-    if (dst && !dst->bytes) *dst = {f.bytes, cores_of(f.logical, l1_logical)};
-  }
-  out.source = out.l1d.bytes || out.l2.bytes || out.l3.bytes ? "windows" : "none";
-  return out;
+  return report_of(found, l1_logical, "windows");
 }
 #endif
 
