@@ -365,6 +365,13 @@ def _fitted():
 _X, _Y = np.ones((4, 2), np.float32), np.array([0, 1, 0, 1])
 
 
+def _loaded_trainer():
+    m = _fitted()
+    trainer = _core.Trainer(m._net, m._sgd, "cross_entropy", 2)
+    trainer.load_data(_X, _Y)
+    return trainer
+
+
 def _few(epochs):
     """A huge epoch count is valid input that only means a long run: keep it short."""
     return 2 if isinstance(epochs, (int, np.integer)) and not isinstance(epochs, bool) and epochs > 2 else epochs
@@ -393,9 +400,11 @@ CALLS = {
     "_core.Network": (lambda *a: _core.Network(*a), [2, [3, 2], ["relu", "identity"], ["uniform", "he_uniform"], 0]),
     "_core.Sgd": (lambda *a: _core.Sgd(_core.Network(2, [2], ["relu"], ["uniform"], 0), *a),
                   [0.1, 0.0, 0.0, 0.0, False, True]),
+    "_core.Trainer.load_data": (
+        lambda *a: _core.Trainer(_fitted()._net, _fitted()._sgd, "cross_entropy", 2).load_data(*a),
+        [_X, _Y, None]),
     "_core.Trainer.run_epoch": (
-        lambda *a: _core.Trainer(_fitted()._net, _fitted()._sgd, "cross_entropy", 2).run_epoch(*a),
-        [_X, _Y, None, True, 0, 0]),
+        lambda *a: _loaded_trainer().run_epoch(*a), [True, 0, 0]),
     "_core.evaluate": (lambda *a: _core.evaluate(_fitted()._net, *a), ["cross_entropy", _X, _Y, None]),
     "_core.loss": (lambda *a: _core.loss(*a), ["mse", np.ones((2, 2)), np.ones((2, 2)), None]),
     "_core.gemm_fused": (lambda *a: _core.gemm_fused(*a),

@@ -22,7 +22,7 @@ def test_config_keys():
     assert cfg["isa"] in cfg["isas"] and cfg["isas"][-1] == "generic"
     assert cfg["threads"] >= 1
     assert isinstance(cfg["openmp"], bool)
-    assert set(cfg["cuda"]) == {"compiled", "devices"}
+    assert set(cfg["cuda"]) == {"compiled", "devices", "name", "unavailable_reason"}
     assert set(cfg["emulated_isas"]) <= set(cfg["isas"]) - {"generic"}
 
 

@@ -398,13 +398,17 @@ def test_native_sgd_trainer_and_epoch():
         _core.Trainer(net, "sgd", "mse", 4)
     tr = _core.Trainer(net, sgd, "cross_entropy", 4)
     X, y = np.ones((6, 3)), np.zeros(6, int)
+    with pytest.raises(ValueError) as e:
+        tr.run_epoch()
+    check(e, "load_data")
+    with pytest.raises(ValueError) as e:
+        tr.load_data(X, np.full(6, 2))
+    check(e, "y", "[0, 2)")
+    tr.load_data(X, y)
     for kw, word in [({"seed": -1}, "seed"), ({"epoch": 1.0}, "epoch"), ({"shuffle": 1}, "shuffle")]:
         with pytest.raises((TypeError, ValueError)) as e:
-            tr.run_epoch(X, y, **kw)
+            tr.run_epoch(**kw)
         check(e, word)
-    with pytest.raises(ValueError) as e:
-        tr.run_epoch(X, np.full(6, 2))
-    check(e, "y", "[0, 2)")
     with pytest.raises(ValueError) as e:
         sgd.set_state(net, [], 0)
     check(e, "velocity")
@@ -417,7 +421,7 @@ def test_native_sgd_trainer_and_epoch():
     with pytest.raises(ValueError) as e:
         net.predict(np.ones((2, 3)), "softmax")
     check(e, "loss")
-    assert tr.run_epoch(X, y)["steps"] == 2
+    assert tr.run_epoch()["steps"] == 2
 
 
 def test_no_bare_runtime_error_class_is_exported():

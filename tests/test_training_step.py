@@ -102,13 +102,14 @@ for threads in (1, 2):
         net = _core.Network(100, hidden + [10], ["relu"] * len(hidden) + ["identity"],
                             ["uniform"] * (len(hidden) + 1), 0)
         trainer = _core.Trainer(net, _core.Sgd(net, 0.001, 0.9, nesterov=True), "cross_entropy", batch)
-        trainer.run_epoch(X, targets, weights, True, 0, 0)  # first call sizes everything
+        trainer.load_data(X, targets, weights)
+        trainer.run_epoch(True, 0, 0)  # first call sizes everything
         counts = []
         for steps in (8, 64):
             rows = steps * batch
-            args = (X[:rows], targets[:rows], None if weights is None else weights[:rows], True, 0, 1)
+            trainer.load_data(X[:rows], targets[:rows], None if weights is None else weights[:rows])
             counter.alloc_count_start()
-            trainer.run_epoch(*args)
+            trainer.run_epoch(True, 0, 1)
             counts.append(counter.alloc_count_stop())
         out.append([threads, batch, counts])
 print(json.dumps(out))

@@ -20,14 +20,6 @@ bool is_bool(const py::handle& obj) {
   return PyBool_Check(obj.ptr()) || py::isinstance(obj, py::module_::import("numpy").attr("bool_"));
 }
 
-double physical_memory_bytes() {
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0) return static_cast<double>(pages) * static_cast<double>(page);
-#endif
-  return 0.0;  // unknown: only overflow is checked
-}
-
 }  // namespace
 
 std::string shape_str(const py::array& a) {
@@ -174,16 +166,16 @@ std::optional<LossKind> parse_transform(const py::handle& obj) {
   throw py::error_already_set();
 }
 
-void require_memory(const char* name, double bytes, const std::string& what) {
-  const double limit = physical_memory_bytes();
+void require_memory(const Backend& backend, const char* name, double bytes, const std::string& what) {
+  const double limit = backend.memory_bytes();
   if (bytes > 1.8e19 || (limit > 0.0 && bytes > limit)) {
     auto gib = [](double b) {
       char text[32];
       std::snprintf(text, sizeof text, "%.4g", b / (1024.0 * 1024.0 * 1024.0));
       return std::string(text);
     };
-    throw_memory_error(std::string(name) + ": " + what + " needs " + gib(bytes) + " GiB, more than this machine's " +
-                       gib(limit) + " GiB of memory");
+    throw_memory_error(std::string(name) + ": " + what + " needs " + gib(bytes) + " GiB, more than the " +
+                       gib(limit) + " GiB of memory the " + device_name(backend.device) + " has");
   }
 }
 
@@ -333,6 +325,47 @@ CheckedLossArgs check_loss_args(const py::handle& loss_name, const py::handle& o
   CheckedTargets t = check_targets("target", t_obj, loss, rows, cols);
   std::optional<FloatArray> w = check_weights(w_obj, rows);
   return {loss, std::move(out), rows, cols, std::move(t), std::move(w)};
+}
+
+}  // namespace mlpcore::bindings
+
+namespace mlpcore::bindings {
+
+const Backend& parse_device(const py::handle& obj) {
+  const std::string name = str_arg("device", obj);
+  Device device;
+  if (name == "cpu") {
+    device = Device::cpu;
+  } else if (name == "cuda") {
+    device = Device::cuda;
+  } else {
+    throw py::value_error("device: expected 'cpu' or 'cuda', got '" + name + "'");
+  }
+  if (!has_backend(device)) {
+    throw py::value_error("device: '" + name + "' cannot be used by this build or on this machine "
+                          "(mlpcore.config()['cuda'] says why)");
+  }
+  return backend_for(device);
+}
+
+FloatArray check_inputs(const Network& net, const py::handle& obj, const char* name) {
+  FloatArray x = as_floats(name, obj, 2);
+  if (x.shape(0) == 0) throw py::value_error(std::string(name) + ": expected at least one row, got shape " + shape_str(x));
+  if (static_cast<std::size_t>(x.shape(1)) != net.input_dim()) {
+    throw py::value_error(std::string(name) + ": expected " + std::to_string(net.input_dim()) +
+                          " features per row (the model's input_dim), got shape " + shape_str(x));
+  }
+  require_finite(name, x);
+  return x;
+}
+
+CheckedData check_data(const Network& net, LossKind loss, const py::handle& x, const py::handle& y,
+                       const py::object& w) {
+  CheckedData d;
+  d.x = check_inputs(net, x, "X");
+  d.targets = check_targets("y", y, loss, d.x.shape(0), net.output_dim());
+  d.weights = check_weights(w, d.x.shape(0));
+  return d;
 }
 
 }  // namespace mlpcore::bindings

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "mlpcore/backend.h"
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
 #include "mlpcore/trainer.h"
@@ -52,15 +53,17 @@ py::list list_arg(const char* name, const py::handle& obj);
 Activation parse_activation(const py::handle& obj);
 LossKind parse_loss(const py::handle& obj);
 Init parse_init(const py::handle& obj);
+// "cpu" or "cuda" (the names mlpcore.devices resolves), as the backend this build has for it.
+const Backend& parse_device(const py::handle& obj);
 // predict's transform: "none" (the raw outputs) or a loss whose output transform applies.
 std::optional<LossKind> parse_transform(const py::handle& obj);
 
 // ---------------------------------------------------------------- memory
-// Sizes are checked against the machine's memory before anything is allocated:
+// Sizes are checked against the device's memory before anything is allocated:
 // an absurd layer or batch fails at once instead of swapping or being killed.
 
 [[noreturn]] void throw_memory_error(const std::string& message);
-void require_memory(const char* name, double bytes, const std::string& what);
+void require_memory(const Backend& backend, const char* name, double bytes, const std::string& what);
 
 // ---------------------------------------------------------------- arrays
 
@@ -94,7 +97,7 @@ CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind l
                              std::size_t cols);
 std::optional<FloatArray> check_weights(const py::object& obj, std::size_t rows);
 
-// The arguments of a loss on one batch (CPU or CUDA), checked.
+// The arguments of a loss on one batch, checked.
 struct CheckedLossArgs {
   LossKind loss;
   FloatArray out;
@@ -106,18 +109,8 @@ struct CheckedLossArgs {
 CheckedLossArgs check_loss_args(const py::handle& loss_name, const py::handle& out_obj, const py::handle& t_obj,
                                 const py::object& w_obj);
 
-// Net: a Network or a cuda::CudaNetwork (anything with input_dim()).
-template <class Net>
-FloatArray check_inputs(const Net& net, const py::handle& obj, const char* name) {
-  FloatArray x = as_floats(name, obj, 2);
-  if (x.shape(0) == 0) throw py::value_error(std::string(name) + ": expected at least one row, got shape " + shape_str(x));
-  if (static_cast<std::size_t>(x.shape(1)) != net.input_dim()) {
-    throw py::value_error(std::string(name) + ": expected " + std::to_string(net.input_dim()) +
-                          " features per row (the model's input_dim), got shape " + shape_str(x));
-  }
-  require_finite(name, x);
-  return x;
-}
+// Rows for the network's input: at least one, input_dim features, finite.
+FloatArray check_inputs(const Network& net, const py::handle& obj, const char* name);
 
 // The arrays of one dataset, checked, kept alive while C++ reads them.
 struct CheckedData {
@@ -134,14 +127,7 @@ struct CheckedData {
   }
 };
 
-template <class Net>
-CheckedData check_data(const Net& net, LossKind loss, const py::handle& x, const py::handle& y,
-                       const py::object& w) {
-  CheckedData d;
-  d.x = check_inputs(net, x, "X");
-  d.targets = check_targets("y", y, loss, d.x.shape(0), net.output_dim());
-  d.weights = check_weights(w, d.x.shape(0));
-  return d;
-}
+CheckedData check_data(const Network& net, LossKind loss, const py::handle& x, const py::handle& y,
+                       const py::object& w);
 
 }  // namespace mlpcore::bindings

@@ -8,8 +8,6 @@ namespace mlpcore::bindings {
 
 void bind_ops(pybind11::module_& m);    // ops.cpp: kernels on numpy arrays
 void bind_model(pybind11::module_& m);  // model.cpp: Network, Sgd, Trainer, evaluate, ...
-#ifdef MLPCORE_HAVE_CUDA
-void bind_cuda(pybind11::module_& m);   // cuda.cpp: the submodule mlpcore._core.cuda
-#endif
+void bind_backend_ops(pybind11::module_& m);  // backend_ops.cpp: mlpcore._core.backend_ops
 
 }  // namespace mlpcore::bindings

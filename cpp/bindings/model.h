@@ -1,23 +1,15 @@
-// What the CUDA bindings share with the CPU model bindings (model.cpp): one
-// wording of each check and the run/evaluate/predict scaffolding, written once
-// for both networks (Net: a Network or a cuda::CudaNetwork).
+// What the model bindings (model.cpp) share: the optimizer's argument checks,
+// and an epoch run with the GIL released and Ctrl-C honoured, its stats as a dict.
 #pragma once
 
 #include <pybind11/functional.h>
-#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <chrono>
-#include <cstddef>
 #include <functional>
-#include <optional>
-#include <utility>
-#include <vector>
 
-#include "args.h"
 #include "busy.h"
 #include "mlpcore/float_env.h"
-#include "mlpcore/losses.h"
 #include "mlpcore/sgd.h"
 #include "mlpcore/trainer.h"
 
@@ -25,21 +17,12 @@ namespace mlpcore::bindings {
 
 namespace py = pybind11;
 
+// Sgd's settings from Python values, checked (types and the core's ranges).
 SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
                           const py::handle& weight_decay, const py::handle& nesterov);
 
 // An optimizer is made for one network: `name` is the argument that does not match.
 void require_same_size(const char* name, std::size_t optimizer_size, std::size_t param_count);
-
-// Sgd(..., decay_bias=False): the biases are exempt from weight decay.
-template <class Optimizer, class Net>
-void exempt_biases(Optimizer& sgd, const Net& net) {
-  std::vector<std::pair<std::size_t, std::size_t>> biases;
-  for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    biases.emplace_back(net.bias_offset(l), net.bias_offset(l) + net.fan_out(l));
-  }
-  sgd.set_decay_exempt(biases);
-}
 
 py::dict stats_dict(const EpochStats& s);
 
@@ -74,39 +57,6 @@ py::dict run_interruptible(Run run) {
     } catch (const py::error_already_set&) {  // an exception type without attributes: nothing to add
     }
     throw err;
-  }
-  return stats_dict(stats);
-}
-
-// predict(X, transform): `run(x, rows, out, transform)` fills the outputs.
-template <class Net, class Predict>
-FloatArray predict_checked(const Net& net, Predict run, const py::handle& x_obj, const py::handle& transform) {
-  FloatArray x = check_inputs(net, x_obj, "X");
-  const std::size_t rows = x.shape(0), out_dim = net.output_dim();
-  const std::optional<LossKind> kind = parse_transform(transform);
-  Use use(&net, false, "predict");
-  FloatArray out({rows, out_dim});
-  const float* px = x.data();
-  float* po = out.mutable_data();
-  {
-    NativeSection native;
-    run(px, rows, po, kind);
-  }
-  return out;
-}
-
-// evaluate(network, loss, X, y, sample_weight): `run(net, loss, data)` computes the stats.
-template <class Net, class Evaluate>
-py::dict evaluate_checked(const Net& net, Evaluate run, const py::handle& loss_name, const py::handle& x,
-                          const py::handle& y, const py::object& w) {
-  const LossKind loss = parse_loss(loss_name);
-  const CheckedData data = check_data(net, loss, x, y, w);
-  Use use(&net, false, "evaluate");
-  EpochStats stats;
-  const Dataset view = data.view();
-  {
-    NativeSection native;
-    stats = run(net, loss, view);
   }
   return stats_dict(stats);
 }

@@ -1,6 +1,6 @@
 // mlpcore._core: the module definition. Version, exceptions, the build and
 // run-time configuration and the process-wide knobs live here; the ops, the
-// model and the CUDA backend are bound in their own files (see bindings.h).
+// model and each backend's operations are bound in their own files (see bindings.h).
 // Python objects are only created or destroyed with the GIL held; inside a
 // released section only raw pointers are touched.
 #include <pybind11/pybind11.h>
@@ -21,7 +21,10 @@
 #include "mlpcore/gemm_blocking.h"
 #include "mlpcore/threads.h"
 
+#include "mlpcore/backend.h"
+
 #ifdef MLPCORE_HAVE_CUDA
+#include "mlpcore/cuda/backend.h"
 #include "mlpcore/cuda/device.h"
 #endif
 
@@ -108,9 +111,13 @@ PYBIND11_MODULE(_core, m) {
 #ifdef MLPCORE_HAVE_CUDA
     cuda["compiled"] = true;
     cuda["devices"] = cuda::device_count();
+    cuda["name"] = cuda::device_name();
+    cuda["unavailable_reason"] = cuda::device_count_error();
 #else
     cuda["compiled"] = false;
     cuda["devices"] = 0;
+    cuda["name"] = "";
+    cuda["unavailable_reason"] = "this build of mlpcore has no CUDA backend";
 #endif
     d["cuda"] = cuda;
     const GemmBlocking b = kernels().sgemm_blocking;
@@ -158,9 +165,19 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("n"));
   m.def("get_num_threads", &max_threads);
 
+  // A device's runtime failing (a CUDA error): a RuntimeError of its own.
+  static py::exception<std::runtime_error> device_error(m, "DeviceError", PyExc_RuntimeError);
+#ifdef MLPCORE_HAVE_CUDA
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const cuda::CudaError& e) {
+      py::set_error(device_error, e.what());
+    }
+  });
+  if (cuda::device_count() > 0) register_backend(cuda::backend());  // device="cuda" where a GPU is present
+#endif
   bind_ops(m);
   bind_model(m);
-#ifdef MLPCORE_HAVE_CUDA
-  bind_cuda(m);  // mlpcore._core.cuda
-#endif
+  bind_backend_ops(m);
 }

@@ -60,7 +60,7 @@ py::tuple gemm_fused(const py::handle& a_obj, const py::handle& b_obj, const py:
                      const py::handle& trans_b_obj, const py::handle& alpha_obj, const py::handle& beta_obj,
                      const py::object& c_obj, const py::object& bias_obj, const py::handle& act,
                      const py::object& act_output_obj, const py::handle& column_sums_obj) {
-  return gemm_fused_with(&sgemm, a_obj, b_obj, trans_a_obj, trans_b_obj, alpha_obj, beta_obj, c_obj, bias_obj, act,
+  return gemm_fused_with(cpu_backend(), a_obj, b_obj, trans_a_obj, trans_b_obj, alpha_obj, beta_obj, c_obj, bias_obj, act,
                          act_output_obj, column_sums_obj);
 }
 
@@ -134,7 +134,7 @@ bool all_finite_py(const py::array_t<float, py::array::c_style | py::array::forc
 
 }  // namespace
 
-py::tuple gemm_fused_with(SgemmFn run, const py::handle& a_obj, const py::handle& b_obj,
+py::tuple gemm_fused_with(const Backend& backend, const py::handle& a_obj, const py::handle& b_obj,
                           const py::handle& trans_a_obj, const py::handle& trans_b_obj, const py::handle& alpha_obj,
                           const py::handle& beta_obj, const py::object& c_obj, const py::object& bias_obj,
                           const py::handle& act, const py::object& act_output_obj,
@@ -186,10 +186,24 @@ py::tuple gemm_fused_with(SgemmFn run, const py::handle& a_obj, const py::handle
   }
   const float *pa = a.data(), *pb = b.data();
   float* pc = c.mutable_data();
+  float* host_sums = ep.b_column_sums;
   {
     NativeSection native;
-    run(trans_a ? Trans::yes : Trans::no, trans_b ? Trans::yes : Trans::no, m, n, k, alpha, pa,
-        a.shape(1), pb, b.shape(1), beta, pc, n, ep);
+    DeviceBuffer<float> da(backend, 0), db(backend, 0), dc(backend, 0), dbias(backend, 0), dy(backend, 0),
+        dsums(backend, 0);
+    pa = stage_in(da, pa, a.size());
+    pb = stage_in(db, pb, b.size());
+    ep.bias = stage_in(dbias, ep.bias, n);
+    ep.act_output = stage_in(dy, ep.act_output, m * n);
+    float* out = const_cast<float*>(stage_in(dc, static_cast<const float*>(pc), m * n));
+    if (host_sums && !backend.host_memory) {
+      dsums.resize(n);
+      ep.b_column_sums = dsums.data();
+    }
+    backend.sgemm(trans_a ? Trans::yes : Trans::no, trans_b ? Trans::yes : Trans::no, m, n, k, alpha, pa,
+                  a.shape(1), pb, b.shape(1), beta, out, n, ep);
+    if (out != pc) dc.download(pc, m * n);
+    if (host_sums && ep.b_column_sums != host_sums) dsums.download(host_sums, n);
   }
   return py::make_tuple(c, column_sums ? py::object(sums) : py::object(py::none()));
 }

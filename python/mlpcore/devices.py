@@ -38,5 +38,5 @@ def resolve(device) -> str:
         if info["devices"] == 0:
             raise DeviceUnavailableError(
                 "device: 'cuda' was requested, but no CUDA device is available on this machine "
-                f"({_core.cuda.unavailable_reason()}); use device='cpu'")
+                f"({info['unavailable_reason']}); use device='cpu'")
     return key

@@ -23,18 +23,6 @@ class NotBuiltError(ValueError):
 ModelBusyError = _core.ModelBusyError  # a model used by another thread in a conflicting way
 
 
-class _GpuState:
-    """The GPU twins of a model's host network and optimizer (device="cuda").
-    The host objects stay the reference: the twins are filled from them before
-    GPU work and copied back after each epoch."""
-
-    def __init__(self, net):
-        self.net = _core.cuda.Network(net)
-        self.sgd = None
-        self.trainer = None
-        self.batch_size = None
-
-
 class Sequential:
     """A multi-layer perceptron.
 
@@ -51,16 +39,16 @@ class Sequential:
     while ``fit`` runs, the model belongs to it and other threads get ModelBusyError.
 
     ``device="cuda"`` (or ``model.to("cuda")``) trains and predicts on an NVIDIA
-    GPU, in builds made with CUDA: the data goes to the GPU once per fit, the
-    weights and optimizer state live there during each epoch and are copied back
-    after it. The initial weights and the batch order are the CPU's.
+    GPU, in builds made with CUDA: the weights, gradients and optimizer state
+    live in the device's memory for the model's life (``get_weights``, ``save``
+    and pickling copy them out when asked), and the data goes there once per
+    fit. The initial weights and the batch order are the same on every device.
     """
 
     def __init__(self, layers=None, *, input_dim=None, seed=0, device="cpu"):
         self.layers: list[Dense] = []
         self.seed = seed_value("seed", seed)
         self._device = devices.resolve(device)
-        self._gpu = None  # _GpuState while device == "cuda" and built
         self._input_dim = None if input_dim is None else positive_int("input_dim", input_dim)
         self._net = None
         self._net_activations = None  # the activations _net was built with
@@ -133,10 +121,9 @@ class Sequential:
         self._input_dim = input_dim
         self._net_activations = self._native_activations()
         self._net = _core.Network(input_dim, [l.units for l in self.layers], self._net_activations,
-                                  [l.init for l in self.layers], self.seed)
+                                  [l.init for l in self.layers], self.seed, self._device)
         self._sgd = None
         self._trainer = None
-        self._gpu = None
 
     # ------------------------------------------------------------------ device
     @property
@@ -146,24 +133,16 @@ class Sequential:
 
     def to(self, device) -> "Sequential":
         """Compute on ``device`` ("cpu" or "cuda") from now on; returns the model.
-        Weights and optimizer state carry over (they are kept on the host between epochs)."""
+        The weights and optimizer state move to the device's memory."""
         device = devices.resolve(device)
         self._require_idle("to")
-        if device != self._device:
-            self._device = device
-            self._gpu = None
+        if self._net is not None:
+            self._net.to(device)
+        if self._sgd is not None:
+            self._sgd.to(device)
+        self._trainer = None  # its workspaces were on the old device
+        self._device = device
         return self
-
-    def _gpu_state(self) -> _GpuState:
-        if self._gpu is None:
-            self._gpu = _GpuState(self._net)
-        return self._gpu
-
-    def _synced_gpu_net(self):
-        """The GPU network holding the host network's current weights."""
-        gpu = self._gpu_state()
-        gpu.net.copy_from(self._net)
-        return gpu.net
 
     @property
     def optimizer(self):
@@ -192,7 +171,6 @@ class Sequential:
         self._optimizer = optimizer
         self._sgd = None
         self._trainer = None
-        self._gpu = None
         # Also validates softmax placement against the loss.
         activations = self._native_activations() if self.layers else None
         if self._net is not None:
@@ -246,26 +224,12 @@ class Sequential:
             self._sgd = _core.Sgd(self._net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov,
                                   o.decay_bias)
             self._trainer = None
-            if self._gpu is not None:
-                self._gpu.sgd = self._gpu.trainer = None
         return self._sgd
 
     def _ensure_trainer(self, batch_size: int):
         self._ensure_sgd()
-        if self._device == "cuda":
-            gpu = self._gpu_state()
-            if gpu.sgd is None:
-                o = self._optimizer
-                gpu.sgd = _core.cuda.Sgd(gpu.net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov,
-                                         o.decay_bias)
-                gpu.trainer = None
-            if gpu.trainer is None or gpu.batch_size != batch_size:
-                gpu.trainer = _core.cuda.Trainer(gpu.net, gpu.sgd, self._loss, batch_size)
-                gpu.batch_size = batch_size
-            return gpu.trainer
-        if self._trainer is None or self._trainer_key != batch_size:
+        if self._trainer is None or self._trainer.batch_size != batch_size:
             self._trainer = _core.Trainer(self._net, self._sgd, self._loss, batch_size)
-            self._trainer_key = batch_size
         return self._trainer
 
     def fit(self, X, y, epochs=1, batch_size=32, shuffle=True, validation_data=None, verbose=1,
@@ -290,12 +254,10 @@ class Sequential:
 
         Divergence: if a batch's loss, gradient or update becomes NaN or
         infinite, fit raises FloatingPointError (with ``history.diverged``) and
-        that update is never applied: the weights and optimizer state are those
-        of the last finite step, ready to train on with a smaller learning rate.
-        This costs no copy of the weights (each step's gradient is checked
-        before it is applied). On the GPU a non-finite loss stops the same way;
-        an update that overflows there takes the weights back to the start of
-        the epoch, from a host copy made at each epoch's start.
+        that update is never applied, on every device: the weights and optimizer
+        state are those of the last finite step, ready to train on with a
+        smaller learning rate. This costs no copy of the weights (each step is
+        checked before it is applied).
         """
         if not self._fit_lock.acquire(blocking=False):
             raise ModelBusyError("fit: the model is already being trained by fit() in another thread")
@@ -336,9 +298,14 @@ class Sequential:
             self.build(X.shape[1])
         # A batch larger than the data is the whole data: no need for bigger workspaces.
         trainer = self._ensure_trainer(min(batch_size, rows))
-        on_gpu = self._device == "cuda"
-        if on_gpu:
-            trainer.load_data(X, targets, weights)  # copied to the GPU once per fit
+        trainer.load_data(X, targets, weights)  # checked, and copied to the device, once per fit
+        try:
+            return self._fit_epochs(trainer, rows, epochs, batch_size, bool(shuffle), val, params, callbacks,
+                                    progress)
+        finally:
+            trainer.release_data()  # the model does not keep the training data
+
+    def _fit_epochs(self, trainer, rows, epochs, batch_size, shuffle, val, params, callbacks, progress):
 
         history = History(params)
         self.history = history
@@ -357,14 +324,8 @@ class Sequential:
                 progress.on_epoch_begin(epoch)
                 self._sgd.set_lr(self._optimizer.lr)  # a callback may have changed it
                 start = time.perf_counter()
-                snapshot = None  # the last epoch's copy goes before the next is made
-                snapshot = self._snapshot() if on_gpu else None  # the CPU trainer never applies a bad step
                 try:
-                    if on_gpu:
-                        stats = self._run_gpu_epoch(trainer, bool(shuffle), epoch)
-                    else:
-                        stats = self._run_epoch(trainer, (X, targets, weights, bool(shuffle), self.seed, epoch),
-                                                wait=len(history.epoch) > 0)
+                    stats = self._run_epoch(trainer, (shuffle, self.seed, epoch), wait=len(history.epoch) > 0)
                 except BaseException as exc:  # Ctrl-C: the epoch stopped after its last completed step
                     partial = getattr(exc, "epoch_stats", None)
                     if partial is not None:
@@ -374,7 +335,7 @@ class Sequential:
                         exc.history = history
                     raise
                 seconds = time.perf_counter() - start
-                self._check_finite(stats, snapshot, history)
+                self._check_finite(stats, history)
                 self.epochs_done += 1
                 logs = {"loss": stats["loss"]}
                 if classification:
@@ -418,55 +379,20 @@ class Sequential:
                     raise
                 time.sleep(0.001)
 
-    def _run_gpu_epoch(self, trainer, shuffle: bool, epoch: int):
-        """One epoch on the GPU: the host weights and optimizer state (settings,
-        momentum, step count) go up first and come back after, also when the
-        epoch is interrupted, so everything else reads the host objects."""
-        gpu = self._gpu
-        gpu.net.copy_from(self._net)
-        gpu.sgd.copy_state_from(self._sgd)
-        try:
-            return trainer.run_epoch(shuffle, self.seed, epoch)
-        finally:
-            gpu.net.copy_to(self._net)
-            gpu.sgd.copy_state_to(self._sgd)
-
     def _evaluate_native(self, X, targets, weights) -> dict:
-        if self._device == "cuda":
-            return _core.cuda.evaluate(self._synced_gpu_net(), self._loss, X, targets, weights)
         return _core.evaluate(self._net, self._loss, X, targets, weights)
 
-    def _snapshot(self):
-        """Parameters and optimizer state, to go back to if a GPU epoch diverges
-        (the GPU trainer skips steps after a non-finite loss, but applies an
-        update that overflows)."""
-        velocity, steps = self._sgd.get_flat_state()
-        return self._net.get_flat_params(), velocity, steps
-
-    def _check_finite(self, stats, snapshot, history) -> None:
-        """Stop with FloatingPointError when an epoch diverged, leaving finite weights.
-        The CPU trainer checks each step before applying it: the weights and
-        optimizer state are those of the last finite step. On the GPU an update
-        that overflowed is undone by going back to the start of the epoch."""
-        if snapshot is None:
-            if not stats["diverged"]:
-                return
-            if stats["update_refused"]:
-                what = "an update (the gradient or the step it makes) became NaN or infinite"
-            else:
-                what = "the loss became NaN or infinite"
-            kept = f"the weights are those of the last finite step ({stats['steps']} steps into the epoch)"
+    def _check_finite(self, stats, history) -> None:
+        """Stop with FloatingPointError when an epoch diverged. The trainer
+        checks each step before applying it, on every device: the weights and
+        optimizer state are those of the last finite step."""
+        if not stats["diverged"]:
+            return
+        if stats["update_refused"]:
+            what = "an update (the gradient or the step it makes) became NaN or infinite"
         else:
-            state_finite = self._net.params_finite() and self._sgd.state_finite()
-            if not stats["diverged"] and state_finite:
-                return
             what = "the loss became NaN or infinite"
-            if state_finite:
-                kept = f"the weights are those of the last finite step ({stats['steps']} steps into the epoch)"
-            else:
-                self._net.set_flat_params(snapshot[0])
-                self._sgd.set_flat_state(snapshot[1], snapshot[2])
-                kept = "an update overflowed, so the weights were restored to the start of the epoch"
+        kept = f"the weights are those of the last finite step ({stats['steps']} steps into the epoch)"
         history.diverged = True
         exc = FloatingPointError(
             f"fit: {what} in epoch {self.epochs_done + 1}; {kept}. "
@@ -607,8 +533,6 @@ class Sequential:
             transform = losses.CROSS_ENTROPY
         else:
             transform = "none"
-        if self._device == "cuda":
-            return self._synced_gpu_net().predict(X, transform)
         return net.predict(X, transform)
 
     def evaluate(self, X, y, sample_weight=None) -> dict:

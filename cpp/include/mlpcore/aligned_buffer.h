@@ -11,6 +11,23 @@
 
 namespace mlpcore {
 
+// 64-byte aligned memory of `bytes` (a multiple of 64), or null; freed with aligned_free.
+inline void* aligned_allocate(std::size_t bytes) {
+#if defined(_MSC_VER)
+  return _aligned_malloc(bytes, 64);
+#else
+  return std::aligned_alloc(64, bytes);
+#endif
+}
+
+inline void aligned_free(void* p) noexcept {
+#if defined(_MSC_VER)
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
+
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
@@ -38,7 +55,7 @@ class AlignedBuffer {
     if (n <= size_) return;
     if (n > std::numeric_limits<std::size_t>::max() / sizeof(float) - 64) throw std::bad_alloc();
     const std::size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    void* p = allocate(bytes);
+    void* p = aligned_allocate(bytes);
     if (!p) throw std::bad_alloc();
     std::memset(p, 0, bytes);
     release();
@@ -51,19 +68,8 @@ class AlignedBuffer {
   std::size_t size() const { return size_; }
 
  private:
-  static void* allocate(std::size_t bytes) {
-#if defined(_MSC_VER)
-    return _aligned_malloc(bytes, 64);
-#else
-    return std::aligned_alloc(64, bytes);
-#endif
-  }
   void release() {
-#if defined(_MSC_VER)
-    _aligned_free(data_);
-#else
-    std::free(data_);
-#endif
+    aligned_free(data_);
     data_ = nullptr;
     size_ = 0;
   }

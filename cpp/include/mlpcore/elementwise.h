@@ -10,8 +10,6 @@ namespace mlpcore {
 
 void activation_forward(Activation act, std::size_t n, const float* x, float* y);
 void activation_backward(Activation act, std::size_t n, const float* y, const float* dy, float* dx);
-void bias_activation(Activation act, std::size_t rows, std::size_t cols, const float* bias,
-                     float* y, std::size_t ld);
 void softmax(std::size_t rows, std::size_t cols, const float* x, float* y);
 // out[j] = sum over rows of x[r, j]; the order of summation is fixed.
 void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out);

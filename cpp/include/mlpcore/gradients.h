@@ -20,7 +20,8 @@ struct GradientFault {
 
 // The batch's loss (the mean the loss is defined as, rows weighted by
 // row_weight when it is not null), with d loss / d parameters written into
-// net.grads() and, when input_grad is not null, d loss / d x into it
+// net.grads() (backend memory) and, when input_grad is not null, d loss / d x
+// into it (host memory)
 // ([rows, input_dim]). The same forward, fused loss gradient and backward as a
 // training step, without the step. Allocates its workspaces on every call: for
 // checks, never the fit loop.

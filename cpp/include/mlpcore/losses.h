@@ -32,6 +32,10 @@ double loss_normalizer(LossKind kind, std::size_t rows, std::size_t cols);
 double loss_sum(LossKind kind, std::size_t rows, std::size_t cols, const float* out,
                 const Targets& targets, const float* row_weight, float* grad, float grad_scale);
 
+// Correct predictions in a block of raw outputs (loss_rows::correct, row by row).
+std::size_t correct_count(LossKind kind, std::size_t rows, std::size_t cols, const float* out,
+                          const Targets& targets);
+
 // Turns logits into what predict() returns: softmax rows for cross-entropy,
 // elementwise sigmoid for binary cross-entropy, unchanged for MSE.
 void output_transform(LossKind kind, std::size_t rows, std::size_t cols, float* out);

@@ -1,15 +1,19 @@
-// A multi-layer perceptron: a stack of dense layers whose parameters,
-// gradients (and, in Sgd, momentum) each live in one flat buffer. Layer l maps
-// [rows, fan_in] to [rows, fan_out] as act(X W + b), W stored [fan_in, fan_out]
-// row-major, b [fan_out].
+// A multi-layer perceptron: a stack of dense layers whose parameters and
+// gradients each live in one flat buffer in the memory of the network's backend
+// (backend.h), for the network's life. Layer l maps [rows, fan_in] to
+// [rows, fan_out] as act(X W + b), W stored [fan_in, fan_out] row-major,
+// b [fan_out]. The network computes only through its backend.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
-#include "mlpcore/aligned_buffer.h"
+#include "mlpcore/backend.h"
 #include "mlpcore/kernel_table.h"
+#include "mlpcore/losses.h"
 
 namespace mlpcore {
 
@@ -27,8 +31,14 @@ struct DenseSpec {
 
 class Network {
  public:
-  // Builds the layers and draws their initial weights from Rng(seed).
-  Network(std::size_t input_dim, std::vector<DenseSpec> layers, std::uint64_t seed);
+  // Builds the layers on `backend` and draws their initial weights from Rng(seed)
+  // (on the host, so every backend starts from the same weights).
+  Network(std::size_t input_dim, std::vector<DenseSpec> layers, std::uint64_t seed,
+          const Backend& backend = cpu_backend());
+
+  const Backend& backend() const { return *backend_; }
+  // Moves the parameters to another backend's memory (the gradients start again at 0).
+  void to(const Backend& backend);
 
   std::size_t input_dim() const { return input_dim_; }
   std::size_t output_dim() const { return fan_out(num_layers() - 1); }
@@ -39,7 +49,8 @@ class Network {
   const std::vector<DenseSpec>& specs() const { return specs_; }
   std::size_t max_width() const;
 
-  // Flat buffers: layer l's W at weight_offset(l), its b at bias_offset(l).
+  // Flat buffers (backend memory): layer l's W at weight_offset(l), its b at
+  // bias_offset(l); the padding between layers is never read.
   std::size_t param_count() const { return param_count_; }
   float* params() { return params_.data(); }
   const float* params() const { return params_.data(); }
@@ -47,35 +58,63 @@ class Network {
   const float* grads() const { return grads_.data(); }
   std::size_t weight_offset(std::size_t l) const { return offsets_[l]; }
   std::size_t bias_offset(std::size_t l) const { return offsets_[l] + fan_in(l) * fan_out(l); }
+  // [begin, end) of every layer's bias in the flat buffer: the ranges exempt
+  // from weight decay under scikit-learn's convention.
+  std::vector<std::pair<std::size_t, std::size_t>> bias_ranges() const;
+
+  // The whole flat parameter (or gradient) buffer to or from host memory
+  // (param_count floats).
+  void download_params(float* host) const { params_.download(host, param_count_); }
+  void upload_params(const float* host) { params_.upload(host, param_count_); }
+  void download_grads(float* host) const { grads_.download(host, param_count_); }
+  const DeviceBuffer<float>& param_buffer() const { return params_; }
+  DeviceBuffer<float>& param_buffer() { return params_; }
+  const DeviceBuffer<float>& grad_buffer() const { return grads_; }
+
   // Sum of the squares of every weight, biases left out, accumulated in
   // double: the L2 penalty's norm, read in place instead of from a copy.
   double weights_squared_norm() const;
 
-  // Raw outputs (logits) for rows of x, computed `chunk` rows at a time.
-  void predict(const float* x, std::size_t rows, float* out) const;
+  // Outputs for host rows of x into host `out` ([rows, output_dim]): logits, or
+  // what output_transform makes of them. Computed predict_chunk_rows at a time
+  // in a workspace of the calling thread that only grows.
+  void predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform = std::nullopt) const;
 
-  // Forward over one batch, keeping every layer's output in acts (acts[l] is
-  // [rows, fan_out(l)]); returns the last layer's output.
+  // Forward over one batch (backend memory), keeping every layer's output in
+  // acts (acts[l] is [rows, fan_out(l)]); returns the last layer's output.
   const float* forward(const float* x, std::size_t rows, const std::vector<float*>& acts) const;
 
-  // Backward over one batch: `delta` holds d loss / d output of the last layer
-  // ([rows, output_dim]) and is used as scratch together with `scratch` (both
-  // [rows, max_width]). Writes every gradient into grads().
+  // Backward over one batch (backend memory): `delta` holds d loss / d output of
+  // the last layer ([rows, output_dim]) and is used as scratch together with
+  // `scratch` (both [rows, max_width]). Writes every gradient into grads().
   // With gradient_bound, also an upper bound on |every gradient|, from the
   // largest inputs and output derivatives of each layer (a gradient is a sum of
   // `rows` of their products): a pass over rows x width values instead of one
-  // over the parameters. Infinite when one of them is not finite.
+  // over the parameters (read-outs: for backends with host memory). Infinite
+  // when one of them is not finite.
   // With input_grad ([rows, input_dim]), also d loss / d x: the first layer's
   // delta times its W transposed, one more product (the training loop passes none).
   void backward(const float* x, std::size_t rows, const std::vector<float*>& acts, float* delta,
                 float* scratch, double* gradient_bound = nullptr, float* input_grad = nullptr);
 
  private:
+  const Backend* backend_;
   std::size_t input_dim_;
   std::vector<DenseSpec> specs_;
   std::vector<std::size_t> offsets_;
   std::size_t param_count_ = 0;
-  AlignedBuffer params_, grads_;
+  DeviceBuffer<float> params_, grads_;
+};
+
+// The buffers of one forward and backward pass over batches of up to `rows`
+// rows, in the network's backend memory: every layer's output and two deltas.
+struct PassWorkspace {
+  PassWorkspace(const Network& net, std::size_t rows);
+  std::vector<DeviceBuffer<float>> act_buffers;
+  std::vector<float*> acts;
+  DeviceBuffer<float> delta, scratch;
+  // Floats per row of the batch: what a memory check counts.
+  static double floats_per_row(const Network& net);
 };
 
 }  // namespace mlpcore

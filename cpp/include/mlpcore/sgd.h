@@ -1,6 +1,8 @@
 // Minibatch SGD over a network's flat parameter buffer, exactly as
 // torch.optim.SGD: weight decay is added to the gradient, the momentum buffer
-// starts as the first gradient, Nesterov uses g + momentum * v.
+// starts as the first gradient, Nesterov uses g + momentum * v. Its state (the
+// momentum buffer) lives in the memory of the backend it was made for; every
+// update goes through that backend under the divergence rule (backend.h).
 #pragma once
 
 #include <cstddef>
@@ -8,52 +10,32 @@
 #include <utility>
 #include <vector>
 
-#include "mlpcore/aligned_buffer.h"
+#include "mlpcore/backend.h"
+#include "mlpcore/optimizer_update.h"
 
 namespace mlpcore {
 
-struct SgdConfig {
-  float lr = 0.01f;
-  float momentum = 0.0f;
-  float dampening = 0.0f;
-  float weight_decay = 0.0f;
-  bool nesterov = false;
-};
-
-// A run of parameters [begin, begin + size) updated with or without weight decay.
-struct DecaySpan {
-  std::size_t begin, size;
-  bool decay;
-};
-// [0, size) cut into spans at the edges of the exempt ranges [begin, end) (no
-// decay) and into pieces of at most max_piece. Throws std::invalid_argument
-// unless the ranges are disjoint and within [0, size).
-std::vector<DecaySpan> decay_spans(const std::vector<std::pair<std::size_t, std::size_t>>& exempt,
-                                   std::size_t size, std::size_t max_piece);
-
 class Sgd {
  public:
-  Sgd(SgdConfig config, std::size_t param_count);
+  Sgd(SgdConfig config, std::size_t param_count, const Backend& backend = cpu_backend());
+
+  const Backend& backend() const { return *backend_; }
+  // Moves the state to another backend's memory.
+  void to(const Backend& backend);
 
   const SgdConfig& config() const { return config_; }
   void set_config(const SgdConfig& config);
-  // One update of all n parameters from their gradients, in one parallel pass.
-  void step(float* params, const float* grads);
-  // The same update, applied only when the gradient is finite and every
-  // parameter and momentum value it produces stays finite; otherwise returns
-  // false and changes nothing, so a diverging run keeps its last good state
-  // without a copy of it. Magnitude bounds carried from step to step, with
-  // `gradient_bound` (an upper bound on |every gradient|, e.g. from
-  // Network::backward; infinite: unknown), clear almost every update at no
-  // cost; if they cannot, the gradients' largest magnitude is read, and an
-  // update that could still come near the float range is first computed on a
-  // scratch copy, a chunk at a time.
-  bool step_if_finite(float* params, const float* grads,
-                      double gradient_bound = std::numeric_limits<double>::infinity());
-  // Starts the bounds from the exact magnitudes of the parameters and momentum;
-  // call it after anything but step_if_finite changed them (the trainer does,
-  // at each epoch's start). Until then every checked step is computed twice.
-  void measure(const float* params);
+
+  // One update of all parameters from their gradients (backend memory), applied
+  // only when the gradient and every parameter and momentum value it produces
+  // are finite; otherwise *verdict gets `code` and nothing changes. Skipped
+  // when *verdict is already set. Counts the update it issued (steps());
+  // gradient_bound: an upper bound on |every gradient| (infinite: unknown).
+  void update(float* params, const float* grads, Verdict* verdict, Verdict code,
+              double gradient_bound = std::numeric_limits<double>::infinity());
+  // Forget the magnitude bounds: call after anything but update() changed the
+  // parameters or the state.
+  void parameters_changed() { guard_.reset(); }
 
   // Parameter ranges [begin, end) that get no weight decay (biases, as in
   // scikit-learn's alpha and most L2 setups). Empty by default: torch decays all.
@@ -62,28 +44,22 @@ class Sgd {
   // Momentum buffer and step count: the state a resumed run needs.
   std::size_t steps() const { return steps_; }
   void set_steps(std::size_t steps) { steps_ = steps; }
-  float* velocity() { return velocity_.data(); }
+  void download_velocity(float* host) const { velocity_.download(host, size_); }
+  void upload_velocity(const float* host);
+  const DeviceBuffer<float>& velocity_buffer() const { return velocity_; }
+  // Writes into the momentum buffer (call parameters_changed() afterwards).
+  DeviceBuffer<float>& velocity_buffer() { return velocity_; }
   std::size_t size() const { return size_; }
 
  private:
+  const Backend* backend_;
   SgdConfig config_;
   std::size_t size_;
   std::size_t steps_ = 0;
-  AlignedBuffer velocity_;
-  // The work of one step, cut into cache-sized pieces, each with or without decay.
-  using Segment = DecaySpan;
-  std::vector<Segment> segments_;
-  // Upper bounds on max |parameter| and max |momentum| (infinite: unknown).
-  double param_bound_, velocity_bound_;
-  AlignedBuffer trial_;  // two chunks: a step computed on copies before it is applied
-
-  bool trial_step(float* params, const float* grads, double& param_max, double& velocity_max);
-  bool bounds_clear(double gradient_max, double& param_next, double& velocity_next) const;
-  void run_kernel(std::size_t segment, float* params, const float* grads, float* velocity) const;
+  DeviceBuffer<float> velocity_;
+  std::vector<std::pair<std::size_t, std::size_t>> exempt_;
+  std::vector<DecaySpan> spans_;  // the work of one update, cut at the backend's piece size
+  UpdateGuard guard_;
 };
-
-// Throws std::invalid_argument naming the bad field (lr > 0, momentum in [0, 1),
-// weight_decay >= 0, Nesterov needs momentum > 0 and no dampening).
-void validate(const SgdConfig& config);
 
 }  // namespace mlpcore

@@ -1,11 +1,10 @@
-// Elementwise CUDA kernels: activations and their derivatives, bias +
-// activation, softmax, column sums, the SGD update and the batch gather.
-// Grid-stride loops, one element per thread per step.
+// Elementwise CUDA kernels: activations and their derivatives, softmax, column
+// sums and the batch gather. Grid-stride loops, one element per thread per step.
 #include <cstdint>
 
 #include "check.cuh"
 #include "device_math.cuh"
-#include "mlpcore/cuda/kernels.h"
+#include "kernels.cuh"
 
 namespace mlpcore::cuda {
 namespace {
@@ -22,17 +21,6 @@ __global__ void act_backward_kernel(Activation act, std::size_t n, const float* 
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     dx[i] = backprop(act, y[i], dy[i]);
-  }
-}
-
-__global__ void bias_act_kernel(Activation act, std::size_t rows, std::size_t cols,
-                                const float* __restrict__ bias, float* y, std::size_t ld) {
-  const std::size_t n = rows * cols;
-  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::size_t{gridDim.x} * blockDim.x) {
-    const std::size_t r = i / cols, j = i % cols;
-    float& v = y[r * ld + j];
-    v = activate(act, bias ? v + bias[j] : v);
   }
 }
 
@@ -76,39 +64,14 @@ __global__ void column_sums_kernel(std::size_t rows, std::size_t cols, const flo
   }
 }
 
-// torch.optim.SGD, as sgd_step in kernels/elementwise_impl.h.
-__global__ void sgd_kernel(std::size_t n, float* __restrict__ p, const float* __restrict__ grad,
-                           float* __restrict__ v, float lr, float momentum, float keep, float take,
-                           float weight_decay, bool nesterov, const int* skip) {
-  if (skip && *skip) return;
+// 4-byte words of rows: every row the gather moves is a whole number of them.
+__global__ void gather_words_kernel(std::size_t rows, std::size_t words, const std::uint32_t* __restrict__ src,
+                                    const std::uint32_t* __restrict__ idx, std::uint32_t* __restrict__ dst) {
+  const std::size_t n = rows * words;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
-    const float g = grad[i] + weight_decay * p[i];
-    if (momentum == 0.0f) {
-      p[i] -= lr * g;
-      continue;
-    }
-    const float vi = keep * v[i] + take * g;
-    v[i] = vi;
-    p[i] -= lr * (nesterov ? g + momentum * vi : vi);
-  }
-}
-
-__global__ void gather_rows_kernel(std::size_t rows, std::size_t cols, const float* __restrict__ src,
-                                   const std::uint32_t* __restrict__ idx, float* __restrict__ dst) {
-  const std::size_t n = rows * cols;
-  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::size_t{gridDim.x} * blockDim.x) {
-    const std::size_t r = i / cols, j = i % cols;
-    dst[i] = src[static_cast<std::size_t>(idx[r]) * cols + j];
-  }
-}
-
-__global__ void gather_labels_kernel(std::size_t rows, const std::int32_t* __restrict__ src,
-                                     const std::uint32_t* __restrict__ idx, std::int32_t* __restrict__ dst) {
-  for (std::size_t r = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; r < rows;
-       r += std::size_t{gridDim.x} * blockDim.x) {
-    dst[r] = src[idx[r]];
+    const std::size_t r = i / words, j = i % words;
+    dst[i] = src[static_cast<std::size_t>(idx[r]) * words + j];
   }
 }
 
@@ -126,13 +89,6 @@ void activation_backward(Activation act, std::size_t n, const float* y, const fl
   check_launch("act_backward_kernel");
 }
 
-void bias_activation(Activation act, std::size_t rows, std::size_t cols, const float* bias, float* y,
-                     std::size_t ld) {
-  if (rows == 0 || cols == 0 || (!bias && act == Activation::identity)) return;
-  bias_act_kernel<<<blocks_for(rows * cols), kThreads>>>(act, rows, cols, bias, y, ld);
-  check_launch("bias_act_kernel");
-}
-
 void softmax(std::size_t rows, std::size_t cols, const float* x, float* y) {
   if (rows == 0 || cols == 0) return;
   softmax_kernel<<<blocks_for(rows), kThreads>>>(rows, cols, x, y);
@@ -147,31 +103,13 @@ void column_sums_strided(std::size_t rows, std::size_t cols, const float* x, std
   check_launch("column_sums_kernel");
 }
 
-void column_sums(std::size_t rows, std::size_t cols, const float* x, float* out) {
-  column_sums_strided(rows, cols, x, cols, out);
-}
-
-void sgd_step(std::size_t n, float* param, const float* grad, float* velocity, const SgdConfig& c,
-              bool first_step, const int* skip) {
-  if (n == 0) return;
-  // The momentum buffer starts as the first gradient: keep nothing, take all.
-  const float keep = first_step ? 0.0f : c.momentum;
-  const float take = first_step ? 1.0f : 1.0f - c.dampening;
-  sgd_kernel<<<blocks_for(n), kThreads>>>(n, param, grad, velocity, c.lr, c.momentum, keep, take,
-                                          c.weight_decay, c.nesterov, skip);
-  check_launch("sgd_kernel");
-}
-
-void gather_rows(std::size_t rows, std::size_t cols, const float* src, const std::uint32_t* idx, float* dst) {
-  if (rows == 0 || cols == 0) return;
-  gather_rows_kernel<<<blocks_for(rows * cols), kThreads>>>(rows, cols, src, idx, dst);
-  check_launch("gather_rows_kernel");
-}
-
-void gather_labels(std::size_t rows, const std::int32_t* src, const std::uint32_t* idx, std::int32_t* dst) {
-  if (rows == 0) return;
-  gather_labels_kernel<<<blocks_for(rows), kThreads>>>(rows, src, idx, dst);
-  check_launch("gather_labels_kernel");
+void gather_rows(std::size_t rows, std::size_t row_bytes, const void* src, const std::uint32_t* idx, void* dst) {
+  if (rows == 0 || row_bytes == 0) return;
+  if (row_bytes % sizeof(std::uint32_t) != 0) throw CudaError("gather_rows: rows must be a whole number of 4-byte words");
+  const std::size_t words = row_bytes / sizeof(std::uint32_t);
+  gather_words_kernel<<<blocks_for(rows * words), kThreads>>>(rows, words, static_cast<const std::uint32_t*>(src), idx,
+                                                             static_cast<std::uint32_t*>(dst));
+  check_launch("gather_words_kernel");
 }
 
 void output_transform(LossKind kind, std::size_t rows, std::size_t cols, float* out) {

@@ -20,7 +20,7 @@
 
 #include "check.cuh"
 #include "device_math.cuh"
-#include "mlpcore/cuda/kernels.h"
+#include "kernels.cuh"
 
 namespace mlpcore::cuda {
 namespace {

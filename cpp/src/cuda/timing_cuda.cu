@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "check.cuh"
-#include "mlpcore/cuda/kernels.h"
+#include "kernels.cuh"
 #include "mlpcore/random.h"
 
 namespace mlpcore::cuda {

@@ -51,15 +51,6 @@ void activation_backward(Activation act, std::size_t n, const float* y, const fl
   });
 }
 
-void bias_activation(Activation act, std::size_t rows, std::size_t cols, const float* bias,
-                     float* y, std::size_t ld) {
-  const KernelTable& kt = kernels();
-  const std::size_t rows_per_chunk = std::max<std::size_t>(1, kChunk / std::max<std::size_t>(cols, 1));
-  for_chunks(rows, rows_per_chunk, [&](std::size_t b, std::size_t e) {
-    kt.bias_act_rows(act, e - b, cols, bias, y + b * ld, static_cast<std::ptrdiff_t>(ld));
-  });
-}
-
 void softmax(std::size_t rows, std::size_t cols, const float* x, float* y) {
   const KernelTable& kt = kernels();
   const std::size_t rows_per_chunk = std::max<std::size_t>(1, kChunk / std::max<std::size_t>(cols, 1));

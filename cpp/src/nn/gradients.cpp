@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "mlpcore/aligned_buffer.h"
+#include "mlpcore/trainer.h"
 
 namespace mlpcore {
 
@@ -11,29 +11,38 @@ double loss_and_gradients(Network& net, LossKind loss, const float* x, std::size
                           const float* row_weight, float* input_grad, const GradientFault* fault) {
   if (rows == 0) throw std::invalid_argument("X: expected at least one row, got 0");
   if (fault && fault->layer >= net.num_layers()) throw std::invalid_argument("fault: no such layer");
-  const std::size_t L = net.num_layers(), out = net.output_dim();
-  std::vector<AlignedBuffer> act_buffers;
-  std::vector<float*> acts;
-  act_buffers.reserve(L);
-  for (std::size_t l = 0; l < L; ++l) {
-    act_buffers.emplace_back(rows * net.fan_out(l));
-    acts.push_back(act_buffers.back().data());
-  }
-  AlignedBuffer delta(rows * net.max_width()), scratch(rows * net.max_width());
+  const Backend& backend = net.backend();
+  const std::size_t out = net.output_dim();
+  Dataset host;
+  host.x = x;
+  host.rows = rows;
+  host.targets = targets;
+  host.sample_weight = row_weight;
+  const DeviceDataset data(backend, host, net.input_dim(), out);
+  PassWorkspace pass(net, rows);
+  DeviceBuffer<float> dx(backend, input_grad ? rows * net.input_dim() : 0);
+  DeviceBuffer<BatchResult> result(backend, 1);
 
-  const float* logits = net.forward(x, rows, acts);
+  const float* logits = net.forward(data.view().x, rows, pass.acts);
   const double norm = loss_normalizer(loss, rows, out);
-  const double value =
-      loss_sum(loss, rows, out, logits, targets, row_weight, delta.data(), static_cast<float>(1.0 / norm)) / norm;
-  net.backward(x, rows, acts, delta.data(), scratch.data(), nullptr, input_grad);
+  backend.batch_loss(loss, rows, out, logits, data.view().targets, data.view().sample_weight, pass.delta.data(),
+                     static_cast<float>(1.0 / norm), result.data(), nullptr, 0);
+  net.backward(data.view().x, rows, pass.acts, pass.delta.data(), pass.scratch.data(), nullptr,
+               input_grad ? dx.data() : nullptr);
+  if (input_grad) dx.download(input_grad, rows * net.input_dim());
+  BatchResult r;
+  result.download(&r, 1);
 
   if (fault) {
+    std::vector<float> grads(net.param_count());
+    net.download_grads(grads.data());
     const std::size_t l = fault->layer;
-    float* g = net.grads() + (fault->bias ? net.bias_offset(l) : net.weight_offset(l));
+    float* g = grads.data() + (fault->bias ? net.bias_offset(l) : net.weight_offset(l));
     const std::size_t n = fault->bias ? net.fan_out(l) : net.fan_in(l) * net.fan_out(l);
     for (std::size_t i = 0; i < n; ++i) g[i] *= fault->scale;
+    backend.upload(net.grads(), grads.data(), grads.size() * sizeof(float));
   }
-  return value;
+  return r.loss;
 }
 
 }  // namespace mlpcore

@@ -6,9 +6,6 @@
 #include <string>
 #include <utility>
 
-#include "mlpcore/dispatch.h"
-#include "mlpcore/elementwise.h"
-#include "mlpcore/gemm.h"
 #include "mlpcore/random.h"
 
 namespace mlpcore {
@@ -28,8 +25,8 @@ std::size_t layer_params(std::size_t n_in, std::size_t n_out) {
 
 }  // namespace
 
-Network::Network(std::size_t input_dim, std::vector<DenseSpec> layers, std::uint64_t seed)
-    : input_dim_(input_dim), specs_(std::move(layers)) {
+Network::Network(std::size_t input_dim, std::vector<DenseSpec> layers, std::uint64_t seed, const Backend& backend)
+    : backend_(&backend), input_dim_(input_dim), specs_(std::move(layers)) {
   if (input_dim_ == 0) throw std::invalid_argument("input_dim: expected a positive size, got 0");
   if (specs_.empty()) throw std::invalid_argument("layers: expected at least one layer, got none");
   for (std::size_t l = 0; l < specs_.size(); ++l) {
@@ -40,9 +37,10 @@ Network::Network(std::size_t input_dim, std::vector<DenseSpec> layers, std::uint
     offsets_.push_back(param_count_);
     param_count_ = round_up(param_count_ + layer_params(fan_in(l), fan_out(l)));
   }
-  params_.resize(param_count_);
-  grads_.resize(param_count_);
-
+  params_ = DeviceBuffer<float>(backend, param_count_);
+  grads_ = DeviceBuffer<float>(backend, param_count_);
+  // Drawn on the host a layer at a time (no host copy of the whole buffer).
+  std::vector<float> host;
   Rng rng(seed);
   for (std::size_t l = 0; l < specs_.size(); ++l) {
     const double n_in = static_cast<double>(fan_in(l)), n_out = static_cast<double>(fan_out(l));
@@ -54,21 +52,35 @@ Network::Network(std::size_t input_dim, std::vector<DenseSpec> layers, std::uint
       w_bound = static_cast<float>(std::sqrt(6.0 / n_in));
       b_bound = 0.0f;
     }
-    float* w = params_.data() + weight_offset(l);
-    for (std::size_t i = 0, n = fan_in(l) * fan_out(l); i < n; ++i) w[i] = rng.uniform(-w_bound, w_bound);
-    float* b = params_.data() + bias_offset(l);
-    for (std::size_t j = 0; j < fan_out(l); ++j) b[j] = b_bound == 0.0f ? 0.0f : rng.uniform(-b_bound, b_bound);
+    const std::size_t nw = fan_in(l) * fan_out(l), nb = fan_out(l);
+    host.resize(nw + nb);
+    for (std::size_t i = 0; i < nw; ++i) host[i] = rng.uniform(-w_bound, w_bound);
+    for (std::size_t j = 0; j < nb; ++j) host[nw + j] = b_bound == 0.0f ? 0.0f : rng.uniform(-b_bound, b_bound);
+    params_.upload_range(weight_offset(l), host.data(), nw + nb);  // b follows W
   }
 }
 
+void Network::to(const Backend& backend) {
+  if (&backend == backend_) return;
+  std::vector<float> host(param_count_);
+  download_params(host.data());
+  DeviceBuffer<float> params(backend, param_count_), grads(backend, param_count_);
+  params.upload(host.data(), param_count_);
+  params_ = std::move(params);
+  grads_ = std::move(grads);
+  backend_ = &backend;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> Network::bias_ranges() const {
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  for (std::size_t l = 0; l < num_layers(); ++l) ranges.emplace_back(bias_offset(l), bias_offset(l) + fan_out(l));
+  return ranges;
+}
+
 double Network::weights_squared_norm() const {
-  double sum = 0.0;
-  for (std::size_t l = 0; l < num_layers(); ++l) {
-    const float* w = params_.data() + weight_offset(l);
-    const std::size_t n = fan_in(l) * fan_out(l);
-    for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * w[i];
-  }
-  return sum;
+  std::vector<std::pair<std::size_t, std::size_t>> weights;
+  for (std::size_t l = 0; l < num_layers(); ++l) weights.emplace_back(weight_offset(l), fan_in(l) * fan_out(l));
+  return backend_->squared_norm(params_.data(), weights);
 }
 
 std::size_t Network::max_width() const {
@@ -83,8 +95,8 @@ const float* Network::forward(const float* x, std::size_t rows,
   for (std::size_t l = 0; l < num_layers(); ++l) {
     const std::size_t k = fan_in(l), n = fan_out(l);
     Epilogue ep{params_.data() + bias_offset(l), activation(l)};
-    sgemm(Trans::no, Trans::no, rows, n, k, 1.0f, in, k, params_.data() + weight_offset(l), n, 0.0f,
-          acts[l], n, ep);
+    backend_->sgemm(Trans::no, Trans::no, rows, n, k, 1.0f, in, k, params_.data() + weight_offset(l), n, 0.0f,
+                    acts[l], n, ep);
     in = acts[l];
   }
   return in;
@@ -99,7 +111,7 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
   //   tiles in registers (X = the previous layer's stored output).
   const std::size_t last = num_layers() - 1;
   if (activation(last) != Activation::identity) {
-    activation_backward(activation(last), rows * fan_out(last), acts[last], delta, delta);
+    backend_->activation_backward(activation(last), rows * fan_out(last), acts[last], delta, delta);
   }
   double bound = 0.0;
   for (std::size_t l = num_layers(); l-- > 0;) {
@@ -107,14 +119,14 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
     const float* in = l == 0 ? x : acts[l - 1];
     if (gradient_bound) {
       // |dW| <= rows max|X| max|dZ|, |db| <= rows max|dZ|, partial sums included.
-      const double in_max = max_abs(rows * k, in), dz_max = max_abs(rows * n, delta);
+      const double in_max = backend_->max_abs(rows * k, in), dz_max = backend_->max_abs(rows * n, delta);
       const double layer = static_cast<double>(rows) * dz_max * std::max(in_max, 1.0);
       bound = layer > bound || !(layer == layer) ? layer : bound;  // NaN (non-finite inputs) wins
     }
     Epilogue bias_grad;
     bias_grad.b_column_sums = grads_.data() + bias_offset(l);
-    sgemm(Trans::yes, Trans::no, k, n, rows, 1.0f, in, k, delta, n, 0.0f,
-          grads_.data() + weight_offset(l), n, bias_grad);
+    backend_->sgemm(Trans::yes, Trans::no, k, n, rows, 1.0f, in, k, delta, n, 0.0f,
+                    grads_.data() + weight_offset(l), n, bias_grad);
     if (l > 0) {
       Epilogue derivative;
       if (activation(l - 1) != Activation::identity) {
@@ -122,40 +134,77 @@ void Network::backward(const float* x, std::size_t rows, const std::vector<float
         derivative.act_output = acts[l - 1];
         derivative.ld_act_output = k;
       }
-      sgemm(Trans::no, Trans::yes, rows, k, n, 1.0f, delta, n, params_.data() + weight_offset(l), n,
-            0.0f, scratch, k, derivative);
+      backend_->sgemm(Trans::no, Trans::yes, rows, k, n, 1.0f, delta, n, params_.data() + weight_offset(l), n,
+                      0.0f, scratch, k, derivative);
       std::swap(delta, scratch);
     } else if (input_grad) {
       // dX = dZ0 W0^T: the inputs have no activation, so no epilogue.
-      sgemm(Trans::no, Trans::yes, rows, k, n, 1.0f, delta, n, params_.data() + weight_offset(0), n, 0.0f,
-            input_grad, k);
+      backend_->sgemm(Trans::no, Trans::yes, rows, k, n, 1.0f, delta, n, params_.data() + weight_offset(0), n,
+                      0.0f, input_grad, k, Epilogue{});
     }
   }
   if (gradient_bound) *gradient_bound = bound;
 }
 
-void Network::predict(const float* x, std::size_t rows, float* out) const {
+namespace {
+
+// One thread's predict buffers on one backend: the input chunk (where the
+// backend cannot read the host's), every layer's output.
+struct PredictWorkspace {
+  DeviceBuffer<float> x, layers;
+};
+
+PredictWorkspace& predict_workspace(const Backend& backend) {
+  thread_local PredictWorkspace per_device[2];
+  PredictWorkspace& w = per_device[static_cast<int>(backend.device)];
+  if (&w.layers.backend() != &backend) w = PredictWorkspace{DeviceBuffer<float>(backend, 0), DeviceBuffer<float>(backend, 0)};
+  return w;
+}
+
+}  // namespace
+
+void Network::predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform) const {
   // Chunks of rows keep the intermediate outputs in cache and the workspace
   // small; the workspace belongs to the calling thread and only grows, so
   // repeated calls allocate nothing and concurrent callers never share it.
-  constexpr std::size_t kChunk = 1024;
-  const std::size_t chunk = std::min(rows, kChunk);
-  thread_local AlignedBuffer workspace;
-  thread_local std::vector<float*> acts;
-  std::size_t hidden = 0;
-  for (std::size_t l = 0; l + 1 < num_layers(); ++l) hidden += chunk * round_up(fan_out(l));
-  workspace.resize(hidden);
-  acts.resize(num_layers());
-  float* next = workspace.data();
-  for (std::size_t l = 0; l + 1 < num_layers(); ++l) {
+  // Where the backend reads host memory the last layer writes straight into out.
+  const std::size_t chunk = std::min(rows, backend_->predict_chunk_rows);
+  const bool direct = backend_->host_memory;
+  PredictWorkspace& ws = predict_workspace(*backend_);
+  std::size_t floats = 0;
+  for (std::size_t l = 0; l < num_layers(); ++l) {
+    if (l + 1 < num_layers() || !direct) floats += chunk * round_up(fan_out(l));
+  }
+  ws.layers.resize(floats);
+  std::vector<float*> acts(num_layers());
+  float* next = ws.layers.data();
+  for (std::size_t l = 0; l + 1 < num_layers() || (!direct && l < num_layers()); ++l) {
     acts[l] = next;
     next += chunk * round_up(fan_out(l));
   }
   for (std::size_t r = 0; r < rows; r += chunk) {
-    const std::size_t nrows = std::min(chunk, rows - r);
-    acts[num_layers() - 1] = out + r * output_dim();
-    forward(x + r * input_dim_, nrows, acts);
+    const std::size_t n = std::min(chunk, rows - r);
+    if (direct) acts[num_layers() - 1] = out + r * output_dim();
+    const float* xr = stage_in(ws.x, x + r * input_dim_, n * input_dim_);
+    float* logits = const_cast<float*>(forward(xr, n, acts));
+    if (transform) backend_->output_transform(*transform, n, output_dim(), logits);
+    if (!direct) backend_->download(out + r * output_dim(), logits, n * output_dim() * sizeof(float));
   }
+}
+
+PassWorkspace::PassWorkspace(const Network& net, std::size_t rows)
+    : delta(net.backend(), rows * net.max_width()), scratch(net.backend(), rows * net.max_width()) {
+  act_buffers.reserve(net.num_layers());
+  for (std::size_t l = 0; l < net.num_layers(); ++l) {
+    act_buffers.emplace_back(net.backend(), rows * net.fan_out(l));
+    acts.push_back(act_buffers.back().data());
+  }
+}
+
+double PassWorkspace::floats_per_row(const Network& net) {
+  double n = 2.0 * static_cast<double>(net.max_width());
+  for (std::size_t l = 0; l < net.num_layers(); ++l) n += static_cast<double>(net.fan_out(l));
+  return n;
 }
 
 }  // namespace mlpcore

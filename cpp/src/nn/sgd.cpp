@@ -10,9 +10,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "mlpcore/dispatch.h"
-#include "mlpcore/elementwise.h"
-#include "mlpcore/threads.h"
 
 namespace mlpcore {
 
@@ -45,18 +42,6 @@ void validate(const SgdConfig& c) {
   }
 }
 
-namespace {
-// Fixed pieces of a cache-friendly size, claimed by threads one at a time (a
-// thread slowed by another process takes fewer); each element is updated on its own,
-// so the split never changes the result.
-constexpr std::size_t kChunk = 1 << 15;
-
-// The largest magnitude an update's bounded values may reach and still be
-// cleared without a trial: half the float range, ample room for rounding.
-constexpr double kSafe = 0.5 * static_cast<double>(std::numeric_limits<float>::max());
-constexpr double kUnknown = std::numeric_limits<double>::infinity();
-}  // namespace
-
 std::vector<DecaySpan> decay_spans(const std::vector<std::pair<std::size_t, std::size_t>>& exempt,
                                    std::size_t size, std::size_t max_piece) {
   std::vector<std::pair<std::size_t, std::size_t>> sorted(exempt);
@@ -83,15 +68,28 @@ std::vector<DecaySpan> decay_spans(const std::vector<std::pair<std::size_t, std:
   return spans;
 }
 
-Sgd::Sgd(SgdConfig config, std::size_t param_count)
-    : config_(config), size_(param_count), param_bound_(kUnknown), velocity_bound_(kUnknown) {
+Sgd::Sgd(SgdConfig config, std::size_t param_count, const Backend& backend)
+    : backend_(&backend), config_(config), size_(param_count) {
   validate(config_);
-  velocity_.resize(param_count);
+  velocity_ = DeviceBuffer<float>(backend, param_count);
   set_decay_exempt({});
 }
 
+void Sgd::to(const Backend& backend) {
+  if (&backend == backend_) return;
+  std::vector<float> host(size_);
+  download_velocity(host.data());
+  DeviceBuffer<float> velocity(backend, size_);
+  velocity.upload(host.data(), size_);
+  velocity_ = std::move(velocity);
+  backend_ = &backend;
+  set_decay_exempt(exempt_);  // the new backend may cut updates into other pieces
+  guard_.reset();
+}
+
 void Sgd::set_decay_exempt(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
-  segments_ = decay_spans(ranges, size_, kChunk);
+  spans_ = decay_spans(ranges, size_, backend_->update_piece);
+  exempt_ = ranges;
 }
 
 void Sgd::set_config(const SgdConfig& config) {
@@ -99,90 +97,15 @@ void Sgd::set_config(const SgdConfig& config) {
   config_ = config;
 }
 
-void Sgd::run_kernel(std::size_t segment, float* params, const float* grads, float* velocity) const {
-  const Segment& s = segments_[segment];
-  const SgdConfig& c = config_;
-  kernels().sgd_step(s.size, params, grads, velocity, c.lr, c.momentum, c.dampening,
-                     s.decay ? c.weight_decay : 0.0f, c.nesterov, steps_ == 0);
+void Sgd::upload_velocity(const float* host) {
+  velocity_.upload(host, size_);
+  guard_.reset();
 }
 
-void Sgd::step(float* params, const float* grads) {
-  const std::size_t pieces = segments_.size();
-  const int nt = pieces > 1 ? threads_for(4.0 * static_cast<double>(size_)) : 1;
-  float* v = velocity_.data();
-  const Segment* seg = segments_.data();
-  auto update = [&](std::size_t i) {
-    const std::size_t b = seg[i].begin;
-    run_kernel(i, params + b, grads + b, v + b);
-  };
-  parallel_for_dynamic(nt, pieces, update);
+void Sgd::update(float* params, const float* grads, Verdict* verdict, Verdict code, double gradient_bound) {
+  SgdUpdate u{config_, &spans_, size_, params, grads, velocity_.data(), steps_ == 0, gradient_bound};
+  backend_->sgd_update(u, guard_, verdict, code);
   ++steps_;
-}
-
-void Sgd::measure(const float* params) {
-  const float p = max_abs(size_, params), v = max_abs(size_, velocity_.data());
-  param_bound_ = std::isfinite(p) ? p : kUnknown;
-  velocity_bound_ = std::isfinite(v) ? v : kUnknown;
-}
-
-// Computes the step chunk by chunk on copies (placed at the same alignment, so
-// the kernel takes the same path and gives the same bits) and reports whether
-// every result is finite, with the largest magnitudes. Serial: it only runs for
-// updates near the float range.
-bool Sgd::trial_step(float* params, const float* grads, double& param_max, double& velocity_max) {
-  constexpr std::size_t kLine = 16;  // floats per 64 bytes
-  const std::size_t stride = kChunk + 2 * kLine;
-  trial_.resize(2 * stride);
-  const bool momentum = config_.momentum != 0.0f;
-  float pm = 0.0f, vm = 0.0f;
-  for (std::size_t i = 0; i < segments_.size(); ++i) {
-    const std::size_t b = segments_[i].begin, n = segments_[i].size;
-    float* p = trial_.data() + (reinterpret_cast<std::uintptr_t>(params + b) / sizeof(float)) % kLine;
-    float* v = trial_.data() + stride + (reinterpret_cast<std::uintptr_t>(velocity_.data() + b) / sizeof(float)) % kLine;
-    std::memcpy(p, params + b, n * sizeof(float));
-    std::memcpy(v, velocity_.data() + b, n * sizeof(float));
-    run_kernel(i, p, grads + b, v);
-    const float p_max = kernels().max_abs(n, p), v_max = momentum ? kernels().max_abs(n, v) : 0.0f;
-    if (!std::isfinite(p_max) || !std::isfinite(v_max)) return false;
-    pm = std::max(pm, p_max);
-    vm = std::max(vm, v_max);
-  }
-  param_max = pm;
-  velocity_max = momentum ? vm : velocity_bound_;
-  return true;
-}
-
-// Bounds on every value the kernel computes, element by element, given
-// |gradient| <= g: the decayed gradient |g + wd p| <= h, the momentum
-// |v'| <= momentum |v| + (1 - dampening) h (h on the first step), the step |s|
-// (v', or h + momentum v' for Nesterov) and the parameter |p - lr s| <= |p| + lr |s|.
-// True when they all stay below kSafe; fills in the bounds after the step.
-bool Sgd::bounds_clear(double g, double& param_next, double& velocity_next) const {
-  const SgdConfig& c = config_;
-  const double h = g + (c.weight_decay != 0.0f ? c.weight_decay * param_bound_ : 0.0);
-  double velocity = velocity_bound_, s = h;
-  if (c.momentum != 0.0f) {
-    velocity = steps_ == 0 ? h : c.momentum * velocity_bound_ + (1.0 - c.dampening) * h;
-    s = c.nesterov ? h + c.momentum * velocity : velocity;
-  }
-  const double lr_s = c.lr * s;
-  param_next = param_bound_ + lr_s;
-  velocity_next = velocity;
-  auto safe = [](double x) { return x <= kSafe; };  // false for NaN too
-  return safe(h) && safe(s) && safe(lr_s) && safe(param_next) && (c.momentum == 0.0f || safe(velocity));
-}
-
-bool Sgd::step_if_finite(float* params, const float* grads, double gradient_bound) {
-  double param, velocity;
-  if (!bounds_clear(gradient_bound, param, velocity)) {
-    const float g_max = max_abs(size_, grads);  // exact, where the given bound was loose or missing
-    if (!std::isfinite(g_max)) return false;
-    if (!bounds_clear(g_max, param, velocity) && !trial_step(params, grads, param, velocity)) return false;
-  }
-  step(params, grads);
-  param_bound_ = param;
-  velocity_bound_ = velocity;
-  return true;
 }
 
 }  // namespace mlpcore

@@ -3,78 +3,84 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
 
+#include "mlpcore/loss_rows.h"
 #include "mlpcore/random.h"
 #include "mlpcore/threads.h"
 
 namespace mlpcore {
 
+DeviceDataset::DeviceDataset(const Backend& backend, const Dataset& host, std::size_t input_dim,
+                             std::size_t output_dim)
+    : x_(backend, 0), dense_(backend, 0), weight_(backend, 0), labels_(backend, 0) {
+  view_.rows = host.rows;
+  view_.x = stage_in(x_, host.x, host.rows * input_dim);
+  view_.targets.labels = stage_in(labels_, host.targets.labels, host.rows);
+  view_.targets.dense = stage_in(dense_, host.targets.dense, host.rows * output_dim);
+  view_.sample_weight = stage_in(weight_, host.sample_weight, host.rows);
+}
+
+double Trainer::workspace_bytes_per_row(const Network& net) {
+  const double gathered = static_cast<double>(net.input_dim() + net.output_dim() + 2);  // x, targets, label, weight
+  return 4.0 * (PassWorkspace::floats_per_row(net) + gathered);
+}
+
 Trainer::Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size)
-    : net_(net), sgd_(sgd), loss_(loss), batch_size_(batch_size), step_threads_(max_threads()) {
+    : net_(net), sgd_(sgd), loss_(loss), batch_size_(batch_size), backend_(net.backend()),
+      pass_(net, batch_size), batch_x_(backend_, batch_size * net.input_dim()),
+      batch_dense_(backend_, batch_size * net.output_dim()), batch_weight_(backend_, batch_size),
+      batch_labels_(backend_, batch_size), order_(backend_, 0), results_(backend_, 0), verdict_(backend_, 1),
+      step_threads_(max_threads()) {
   if (batch_size == 0) throw std::invalid_argument("batch_size: expected a positive integer, got 0");
   if (sgd.size() != net.param_count()) {
     throw std::invalid_argument("optimizer: its state does not match this network's parameters");
   }
-  const std::size_t L = net.num_layers();
-  act_buffers_.reserve(L);
-  for (std::size_t l = 0; l < L; ++l) {
-    act_buffers_.emplace_back(batch_size * net.fan_out(l));
-    acts_.push_back(act_buffers_.back().data());
-  }
+  if (&sgd.backend() != &backend_) throw std::invalid_argument("optimizer: its state is on another device");
   layer_values_ = net.input_dim();
-  for (std::size_t l = 0; l < L; ++l) layer_values_ += 2 * net.fan_out(l);  // outputs and their derivatives
-  delta_.resize(batch_size * net.max_width());
-  scratch_.resize(batch_size * net.max_width());
-  batch_x_.resize(batch_size * net.input_dim());
-  batch_dense_.resize(batch_size * net.output_dim());
-  batch_weight_.resize(batch_size);
-  batch_labels_.resize(batch_size);
+  for (std::size_t l = 0; l < net.num_layers(); ++l) layer_values_ += 2 * net.fan_out(l);  // outputs and their derivatives
 }
 
-void Trainer::gather(const Dataset& data, const std::uint32_t* idx, std::size_t rows) {
-  const std::size_t d = net_.input_dim(), out = net_.output_dim();
-  const bool dense = data.targets.labels == nullptr;
-  auto copy_rows = [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const std::size_t src = idx[r];
-      std::memcpy(batch_x_.data() + r * d, data.x + src * d, d * sizeof(float));
-      if (dense) {
-        std::memcpy(batch_dense_.data() + r * out, data.targets.dense + src * out, out * sizeof(float));
-      } else {
-        batch_labels_[r] = data.targets.labels[src];
-      }
-      if (data.sample_weight) batch_weight_.data()[r] = data.sample_weight[src];
-    }
-  };
-  // Copies are memory-bound: count a float as a few flops when sizing threads.
-  const int nt = threads_for(4.0 * static_cast<double>(rows) * static_cast<double>(d + out));
-  // Pieces claimed one at a time, so a thread slowed by another process copies fewer.
-  constexpr std::size_t kRowsPerPiece = 32;
-  parallel_for_dynamic(nt, (rows + kRowsPerPiece - 1) / kRowsPerPiece, [&](std::size_t p) {
-    const std::size_t r0 = p * kRowsPerPiece;
-    copy_rows(r0, std::min(rows, r0 + kRowsPerPiece));
-  });
-}
-
-EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t seed,
-                              std::uint64_t epoch, const std::function<bool()>& interrupted) {
+void Trainer::load_data(const Dataset& data) {
   if (data.rows > std::numeric_limits<std::uint32_t>::max()) {
     throw std::invalid_argument("X: at most 2^32 - 1 rows per fit");
   }
-  EpochStats stats;
-  if (shuffle) shuffled_order(data.rows, seed, epoch, order_);
-  sgd_.measure(net_.params());  // the weights may have been set since the last epoch
-  const std::size_t out = net_.output_dim();
+  data_.clear();  // the old copy goes first
+  data_.emplace_back(backend_, data, net_.input_dim(), net_.output_dim());
+  results_.resize((data.rows + batch_size_ - 1) / batch_size_);
+}
+
+EpochStats Trainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_t epoch,
+                              const std::function<bool()>& interrupted) {
+  if (!has_data()) throw std::logic_error("run_epoch: no data loaded; call load_data first");
+  if (&net_.backend() != &backend_ || &sgd_.backend() != &backend_) {
+    throw std::logic_error("run_epoch: the network or optimizer moved to another device since this trainer was made");
+  }
+  const Dataset& data = data_.front().view();
+  const std::size_t d = net_.input_dim(), out = net_.output_dim();
+  if (shuffle) {
+    shuffled_order(data.rows, seed, epoch, host_order_);  // drawn on the host, sent once an epoch
+    order_.upload(host_order_.data(), data.rows);
+  }
+  backend_.fill_zero(verdict_.data(), sizeof(Verdict));
+  sgd_.parameters_changed();  // the weights may have been set since the last epoch
+  const std::size_t steps_before = sgd_.steps();
   if (step_threads_.max_threads() != max_threads()) step_threads_ = StepThreads(max_threads());
   ThreadCapGuard thread_cap;
+
+  EpochStats stats;
+  std::size_t issued = 0;
+  Verdict verdict = 0;
   for (std::size_t start = 0; start < data.rows; start += batch_size_) {
     if (interrupted && interrupted()) {
       stats.interrupted = true;
       break;
+    }
+    if (issued > 0 && issued % backend_.verdict_poll_steps == 0) {
+      verdict_.download(&verdict, 1);
+      if (verdict != 0) break;  // later updates would be skipped: stop issuing them
     }
     const std::size_t rows = std::min(batch_size_, data.rows - start);
     const int threads = step_threads_.next();
@@ -84,47 +90,62 @@ EpochStats Trainer::run_epoch(const Dataset& data, bool shuffle, std::uint64_t s
     Targets t;
     const float* w = nullptr;
     if (shuffle) {
-      gather(data, order_.data() + start, rows);
+      const std::uint32_t* idx = order_.data() + start;
+      backend_.gather_rows(rows, d * sizeof(float), data.x, idx, batch_x_.data());
       x = batch_x_.data();
-      t.labels = data.targets.labels ? batch_labels_.data() : nullptr;
-      t.dense = data.targets.labels ? nullptr : batch_dense_.data();
-      w = data.sample_weight ? batch_weight_.data() : nullptr;
+      if (data.targets.labels) {
+        backend_.gather_rows(rows, sizeof(std::int32_t), data.targets.labels, idx, batch_labels_.data());
+        t.labels = batch_labels_.data();
+      } else {
+        backend_.gather_rows(rows, out * sizeof(float), data.targets.dense, idx, batch_dense_.data());
+        t.dense = batch_dense_.data();
+      }
+      if (data.sample_weight) {
+        backend_.gather_rows(rows, sizeof(float), data.sample_weight, idx, batch_weight_.data());
+        w = batch_weight_.data();
+      }
     } else {
-      x = data.x + start * net_.input_dim();
+      x = data.x + start * d;
       t.labels = data.targets.labels ? data.targets.labels + start : nullptr;
       t.dense = data.targets.dense ? data.targets.dense + start * out : nullptr;
       w = data.sample_weight ? data.sample_weight + start : nullptr;
     }
 
-    const float* logits = net_.forward(x, rows, acts_);
+    const float* logits = net_.forward(x, rows, pass_.acts);
     const double norm = loss_normalizer(loss_, rows, out);
-    const double batch_loss =
-        loss_sum(loss_, rows, out, logits, t, w, delta_.data(), static_cast<float>(1.0 / norm)) / norm;
-    if (!std::isfinite(batch_loss)) {
-      stats.diverged = true;
-      break;
-    }
-    EpochStats batch;
-    count_correct(loss_, rows, out, logits, t, batch);
-    // The divergence check bounds the gradients from the layers' inputs and
-    // output derivatives when those are fewer values than the parameters.
+    backend_.batch_loss(loss_, rows, out, logits, t, w, pass_.delta.data(), static_cast<float>(1.0 / norm),
+                        results_.data() + issued, verdict_.data(), verdict_code(issued, Divergence::loss));
+    // Where read-outs are free, the divergence check bounds the gradients from
+    // the layers' inputs and output derivatives when those are fewer values
+    // than the parameters.
     double gradient_bound = std::numeric_limits<double>::infinity();
-    net_.backward(x, rows, acts_, delta_.data(), scratch_.data(),
-                  rows * layer_values_ < net_.param_count() ? &gradient_bound : nullptr);
-    if (!sgd_.step_if_finite(net_.params(), net_.grads(), gradient_bound)) {
-      stats.diverged = stats.update_refused = true;
-      break;
-    }
+    const bool bound = backend_.host_memory && rows * layer_values_ < net_.param_count();
+    net_.backward(x, rows, pass_.acts, pass_.delta.data(), pass_.scratch.data(), bound ? &gradient_bound : nullptr);
+    sgd_.update(net_.params(), net_.grads(), verdict_.data(), verdict_code(issued, Divergence::update),
+                gradient_bound);
+    ++issued;
     if (rows == batch_size_) {  // a last, smaller batch would skew the time per row
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - step_start;
       step_threads_.record(threads, took.count() / static_cast<double>(rows));
     }
-    stats.correct += batch.correct;
-    stats.judged += batch.judged;
-    stats.loss_sum += batch_loss * static_cast<double>(rows);
+  }
+
+  // The batch results, read back once: only the steps before a diverged one
+  // count, and those are exactly the updates the parameters received.
+  verdict_.download(&verdict, 1);
+  const std::size_t applied = verdict != 0 ? std::min(issued, verdict_step(verdict)) : issued;
+  const std::vector<BatchResult> results = results_.to_vector(applied);
+  for (std::size_t i = 0; i < applied; ++i) {
+    const std::size_t rows = std::min(batch_size_, data.rows - i * batch_size_);
+    stats.loss_sum += results[i].loss * static_cast<double>(rows);
+    stats.correct += static_cast<std::size_t>(results[i].correct);
+    stats.judged += loss_rows::judged(loss_, rows, out);
     stats.rows += rows;
     ++stats.steps;
   }
+  stats.diverged = verdict != 0;
+  stats.update_refused = verdict != 0 && verdict_refused_update(verdict);
+  sgd_.set_steps(steps_before + applied);
   return stats;
 }
 
@@ -136,45 +157,28 @@ void shuffled_order(std::size_t rows, std::uint64_t seed, std::uint64_t epoch, s
   for (std::size_t i = rows; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
 }
 
-void count_correct(LossKind loss, std::size_t rows, std::size_t cols, const float* out,
-                   const Targets& t, EpochStats& stats) {
-  if (loss == LossKind::mse) return;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* z = out + r * cols;
-    if (loss == LossKind::cross_entropy) {
-      const std::size_t pred = static_cast<std::size_t>(std::max_element(z, z + cols) - z);
-      std::size_t truth;
-      if (t.labels) {
-        truth = static_cast<std::size_t>(t.labels[r]);
-      } else {
-        const float* tr = t.dense + r * cols;
-        truth = static_cast<std::size_t>(std::max_element(tr, tr + cols) - tr);
-      }
-      stats.correct += pred == truth;
-      stats.judged += 1;
-    } else {
-      const float* tr = t.dense + r * cols;
-      for (std::size_t j = 0; j < cols; ++j) stats.correct += (z[j] > 0.0f) == (tr[j] > 0.5f);
-      stats.judged += cols;
-    }
-  }
-}
-
-EpochStats evaluate(const Network& net, LossKind loss, const Dataset& data) {
+EpochStats evaluate(const Network& net, LossKind loss, const Dataset& host) {
+  const Backend& backend = net.backend();
   EpochStats stats;
-  constexpr std::size_t kChunk = 4096;
-  const std::size_t out = net.output_dim();
-  AlignedBuffer logits(std::min(kChunk, data.rows) * out);
-  for (std::size_t start = 0; start < data.rows; start += kChunk) {
-    const std::size_t rows = std::min(kChunk, data.rows - start);
-    net.predict(data.x + start * net.input_dim(), rows, logits.data());
+  const std::size_t chunk = std::min(4 * backend.predict_chunk_rows, host.rows);
+  const std::size_t d = net.input_dim(), out = net.output_dim();
+  PassWorkspace pass(net, chunk);
+  DeviceBuffer<float> x(backend, 0), dense(backend, 0), weight(backend, 0);
+  DeviceBuffer<std::int32_t> labels(backend, 0);
+  DeviceBuffer<BatchResult> result(backend, 1);
+  for (std::size_t start = 0; start < host.rows; start += chunk) {
+    const std::size_t rows = std::min(chunk, host.rows - start);
     Targets t;
-    t.labels = data.targets.labels ? data.targets.labels + start : nullptr;
-    t.dense = data.targets.dense ? data.targets.dense + start * out : nullptr;
-    const float* w = data.sample_weight ? data.sample_weight + start : nullptr;
-    stats.loss_sum += loss_sum(loss, rows, out, logits.data(), t, w, nullptr, 0.0f) /
-                      loss_normalizer(loss, rows, out) * static_cast<double>(rows);
-    count_correct(loss, rows, out, logits.data(), t, stats);
+    t.labels = stage_in(labels, host.targets.labels ? host.targets.labels + start : nullptr, rows);
+    t.dense = stage_in(dense, host.targets.dense ? host.targets.dense + start * out : nullptr, rows * out);
+    const float* w = stage_in(weight, host.sample_weight ? host.sample_weight + start : nullptr, rows);
+    const float* logits = net.forward(stage_in(x, host.x + start * d, rows * d), rows, pass.acts);
+    backend.batch_loss(loss, rows, out, logits, t, w, nullptr, 0.0f, result.data(), nullptr, 0);
+    BatchResult r;
+    result.download(&r, 1);
+    stats.loss_sum += r.loss * static_cast<double>(rows);
+    stats.correct += static_cast<std::size_t>(r.correct);
+    stats.judged += loss_rows::judged(loss, rows, out);
     stats.rows += rows;
   }
   return stats;

@@ -1,0 +1,229 @@
+// mlpcore._core.backend_ops: every Backend operation the nn layer uses, on host
+// arrays, for the device named by the first argument (copied to its memory and
+// back), so that one test suite checks every backend against the CPU and
+// float64 references. Argument checks are those of mc.ops.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "bindings.h"
+#include "busy.h"
+#include "model.h"
+#include "ops.h"
+#include "mlpcore/backend.h"
+
+namespace mlpcore::bindings {
+
+namespace {
+
+std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+template <class T>
+py::array_t<T> download_array(const DeviceBuffer<T>& d, const T* direct, std::vector<py::ssize_t> shape) {
+  py::array_t<T> out(shape);
+  NativeSection native;
+  if (direct) {
+    std::copy_n(direct, out.size(), out.mutable_data());
+  } else {
+    d.download(out.mutable_data(), out.size());
+  }
+  return out;
+}
+
+// A host array in the backend's memory, as a buffer of its own (so that an
+// operation that writes in place never writes the caller's array).
+template <class T>
+DeviceBuffer<T> uploaded(const Backend& backend, const T* host, std::size_t n) {
+  DeviceBuffer<T> d(backend, n);
+  NativeSection native;
+  d.upload(host, n);
+  return d;
+}
+
+py::tuple gemm_fused_py(const py::handle& device, const py::handle& a, const py::handle& b, const py::handle& ta,
+                        const py::handle& tb, const py::handle& alpha, const py::handle& beta, const py::object& c,
+                        const py::object& bias, const py::handle& act, const py::object& act_output,
+                        const py::handle& column_sums) {
+  return gemm_fused_with(parse_device(device), a, b, ta, tb, alpha, beta, c, bias, act, act_output, column_sums);
+}
+
+FloatArray activation_backward_py(const py::handle& device, const py::handle& act, const py::handle& y_obj,
+                                  const py::handle& dy_obj) {
+  const Backend& backend = parse_device(device);
+  FloatArray y = as_floats("y", y_obj, -1), dy = as_floats("dy", dy_obj, -1);
+  const Activation a = parse_activation(act);
+  if (shape_of(y) != shape_of(dy)) {
+    throw py::value_error("dy: expected the shape of y " + shape_str(y) + ", got " + shape_str(dy));
+  }
+  auto dev_y = uploaded(backend, y.data(), y.size());
+  auto dev_dy = uploaded(backend, dy.data(), dy.size());
+  {
+    NativeSection native;
+    backend.activation_backward(a, y.size(), dev_y.data(), dev_dy.data(), dev_dy.data());
+  }
+  return download_array<float>(dev_dy, nullptr, shape_of(y));
+}
+
+FloatArray output_transform_py(const py::handle& device, const py::handle& loss_obj, const py::handle& x_obj) {
+  const Backend& backend = parse_device(device);
+  const LossKind loss = parse_loss(loss_obj);
+  FloatArray x = as_floats("x", x_obj, 2);
+  if (x.shape(1) == 0) throw py::value_error("x: expected at least one column, got shape " + shape_str(x));
+  auto d = uploaded(backend, x.data(), x.size());
+  {
+    NativeSection native;
+    backend.output_transform(loss, x.shape(0), x.shape(1), d.data());
+  }
+  return download_array<float>(d, nullptr, shape_of(x));
+}
+
+// (mean loss, gradient of the mean, correct predictions) of a batch, as training computes them.
+py::tuple batch_loss_py(const py::handle& device, const py::handle& loss_name, const py::handle& out_obj,
+                        const py::handle& t_obj, const py::object& w_obj) {
+  const Backend& backend = parse_device(device);
+  const auto [loss, out, rows, cols, t, w] = check_loss_args(loss_name, out_obj, t_obj, w_obj);
+  auto d_out = uploaded(backend, out.data(), out.size());
+  DeviceBuffer<std::int32_t> d_labels(backend, 0);
+  DeviceBuffer<float> d_dense(backend, 0), d_w(backend, 0), d_grad(backend, rows * cols);
+  Targets tv;
+  if (t.labels) {
+    d_labels = uploaded(backend, t.labels->data(), rows);
+    tv.labels = d_labels.data();
+  } else {
+    d_dense = uploaded(backend, t.dense->data(), rows * cols);
+    tv.dense = d_dense.data();
+  }
+  if (w) d_w = uploaded(backend, w->data(), rows);
+  DeviceBuffer<BatchResult> result(backend, 1);
+  DeviceBuffer<Verdict> verdict(backend, 1);
+  BatchResult r;
+  Verdict v = 0;
+  {
+    NativeSection native;
+    const double norm = loss_normalizer(loss, rows, cols);
+    backend.batch_loss(loss, rows, cols, d_out.data(), tv, w ? d_w.data() : nullptr, d_grad.data(),
+                       static_cast<float>(1.0 / norm), result.data(), verdict.data(),
+                       verdict_code(0, Divergence::loss));
+    result.download(&r, 1);
+    verdict.download(&v, 1);
+  }
+  return py::make_tuple(r.loss, download_array<float>(d_grad, nullptr, shape_of(out)), r.correct, v != 0);
+}
+
+FloatArray gather_rows_py(const py::handle& device, const py::handle& x_obj, const py::handle& idx_obj) {
+  const Backend& backend = parse_device(device);
+  FloatArray x = as_floats("x", x_obj, 2);
+  py::array idx_any = py::array::ensure(idx_obj);
+  if (!idx_any || idx_any.ndim() != 1 || (idx_any.dtype().kind() != 'i' && idx_any.dtype().kind() != 'u')) {
+    throw py::type_error("idx: expected a 1-d array of integer row indices");
+  }
+  auto idx64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(idx_any);
+  std::vector<std::uint32_t> idx(idx64.size());
+  for (py::ssize_t i = 0; i < idx64.size(); ++i) {
+    const std::int64_t r = idx64.data()[i];
+    if (r < 0 || r >= x.shape(0)) {
+      throw py::value_error("idx: row " + std::to_string(r) + " is out of range for x of shape " + shape_str(x));
+    }
+    idx[i] = static_cast<std::uint32_t>(r);
+  }
+  auto dx = uploaded(backend, x.data(), x.size());
+  auto di = uploaded(backend, idx.data(), idx.size());
+  DeviceBuffer<float> out(backend, idx.size() * x.shape(1));
+  {
+    NativeSection native;
+    backend.gather_rows(idx.size(), x.shape(1) * sizeof(float), dx.data(), di.data(), out.data());
+  }
+  return download_array<float>(out, nullptr, {static_cast<py::ssize_t>(idx.size()), x.shape(1)});
+}
+
+// One checked SGD update on copies of the arrays: (params, velocity, applied).
+py::tuple sgd_update_py(const py::handle& device, const py::handle& p_obj, const py::handle& g_obj,
+                        const py::handle& v_obj, const py::handle& lr, const py::handle& momentum,
+                        const py::handle& dampening, const py::handle& weight_decay, const py::handle& nesterov,
+                        const py::handle& first_obj) {
+  const Backend& backend = parse_device(device);
+  FloatArray p = as_floats("params", p_obj, 1), g = as_floats("grads", g_obj, 1), v = as_floats("velocity", v_obj, 1);
+  if (g.size() != p.size() || v.size() != p.size()) {
+    throw py::value_error("grads, velocity: expected the shape of params " + shape_str(p));
+  }
+  const SgdConfig c = make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
+  const bool first = bool_arg("first_step", first_obj);
+  auto dp = uploaded(backend, p.data(), p.size()), dg = uploaded(backend, g.data(), g.size()),
+       dv = uploaded(backend, v.data(), v.size());
+  DeviceBuffer<Verdict> verdict(backend, 1);
+  Verdict code = 0;
+  {
+    NativeSection native;
+    const std::vector<DecaySpan> spans = decay_spans({}, p.size(), backend.update_piece);
+    UpdateGuard guard;
+    SgdUpdate u{c, &spans, static_cast<std::size_t>(p.size()), dp.data(), dg.data(), dv.data(), first};
+    backend.sgd_update(u, guard, verdict.data(), verdict_code(0, Divergence::update));
+    verdict.download(&code, 1);
+  }
+  return py::make_tuple(download_array<float>(dp, nullptr, shape_of(p)), download_array<float>(dv, nullptr, shape_of(p)),
+                        code == 0);
+}
+
+float max_abs_py(const py::handle& device, const py::handle& x_obj) {
+  const Backend& backend = parse_device(device);
+  FloatArray x = as_floats("x", x_obj, -1);
+  auto d = uploaded(backend, x.data(), x.size());
+  NativeSection native;
+  return backend.max_abs(x.size(), d.data());
+}
+
+double time_sgemm_py(const py::handle& device, const py::handle& m_obj, const py::handle& n_obj,
+                     const py::handle& k_obj, const py::handle& ta, const py::handle& tb, const py::handle& repeats,
+                     const py::handle& bias, const py::handle& act) {
+  const Backend& backend = parse_device(device);
+  if (!backend.time_sgemm) {
+    throw py::value_error("device: '" + std::string(device_name(backend.device)) +
+                          "' has no device-side timer; time it on the host (bench/compare_gemm.py)");
+  }
+  const auto m = static_cast<std::size_t>(int_arg("m", m_obj, 0, kMaxSize));
+  const auto n = static_cast<std::size_t>(int_arg("n", n_obj, 0, kMaxSize));
+  const auto k = static_cast<std::size_t>(int_arg("k", k_obj, 0, kMaxSize));
+  const bool trans_a = bool_arg("trans_a", ta), trans_b = bool_arg("trans_b", tb), with_bias = bool_arg("bias", bias);
+  const int reps = static_cast<int>(int_arg("repeats", repeats, 1, 1000000));
+  const Activation a = parse_activation(act);
+  NativeSection native;
+  return backend.time_sgemm(trans_a ? Trans::yes : Trans::no, trans_b ? Trans::yes : Trans::no, m, n, k, reps,
+                            with_bias, a);
+}
+
+}  // namespace
+
+void bind_backend_ops(py::module_& m) {
+  py::module_ bm = m.def_submodule("backend_ops", "Each backend's operations on host arrays, for tests.");
+  bm.def("devices", [] {
+    std::vector<std::string> names{"cpu"};
+    if (has_backend(Device::cuda)) names.emplace_back("cuda");
+    return names;
+  }, "The devices this build has a backend for.");
+  bm.def("gemm_fused", &gemm_fused_py, py::arg("device"), py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+         py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("c") = py::none(),
+         py::arg("bias") = py::none(), py::arg("activation") = "identity", py::arg("act_output") = py::none(),
+         py::arg("column_sums") = false);
+  bm.def("activation_backward", &activation_backward_py, py::arg("device"), py::arg("activation"), py::arg("y"),
+         py::arg("dy"));
+  bm.def("output_transform", &output_transform_py, py::arg("device"), py::arg("loss"), py::arg("x"));
+  bm.def("batch_loss", &batch_loss_py, py::arg("device"), py::arg("loss"), py::arg("output"), py::arg("target"),
+         py::arg("sample_weight") = py::none(),
+         "(mean loss, gradient, correct predictions, diverged) of one batch.");
+  bm.def("gather_rows", &gather_rows_py, py::arg("device"), py::arg("x"), py::arg("idx"));
+  bm.def("sgd_update", &sgd_update_py, py::arg("device"), py::arg("params"), py::arg("grads"), py::arg("velocity"),
+         py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f, py::arg("weight_decay") = 0.0f,
+         py::arg("nesterov") = false, py::arg("first_step") = true,
+         "One update under the divergence rule on copies: (params, velocity, applied).");
+  bm.def("max_abs", &max_abs_py, py::arg("device"), py::arg("x"));
+  bm.def("time_sgemm", &time_sgemm_py, py::arg("device"), py::arg("m"), py::arg("n"), py::arg("k"),
+         py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("repeats") = 10, py::arg("bias") = false,
+         py::arg("activation") = "identity", "Seconds per SGEMM call on device-resident operands (benchmarks).");
+}
+
+}  // namespace mlpcore::bindings

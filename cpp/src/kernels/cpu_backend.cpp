@@ -1,0 +1,119 @@
+// The CPU backend: host memory, the dispatched kernels (GEMM driver,
+// elementwise, losses) and their threads, behind the Backend table.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "mlpcore/aligned_buffer.h"
+#include "mlpcore/backend.h"
+#include "mlpcore/elementwise.h"
+#include "mlpcore/threads.h"
+#include "sgd_update_cpu.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+namespace mlpcore {
+namespace {
+
+void* cpu_alloc(std::size_t bytes) {
+  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + 63) / 64 * 64;
+  if (rounded < bytes) throw std::bad_alloc();
+  void* p = aligned_allocate(rounded);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, rounded);
+  return p;
+}
+
+void cpu_release(void* p) noexcept { aligned_free(p); }
+
+void cpu_copy(void* dst, const void* src, std::size_t bytes) {
+  if (bytes && dst != src) std::memcpy(dst, src, bytes);
+}
+
+void cpu_fill_zero(void* p, std::size_t bytes) {
+  if (bytes) std::memset(p, 0, bytes);
+}
+
+double cpu_memory_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) return static_cast<double>(pages) * static_cast<double>(page);
+#endif
+  return 0.0;  // unknown: only overflow is checked
+}
+
+void cpu_sgemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+               std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc,
+               const Epilogue& ep) {
+  sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep);
+}
+
+void cpu_batch_loss(LossKind kind, std::size_t rows, std::size_t cols, const float* out, const Targets& targets,
+                    const float* row_weight, float* grad, float grad_scale, BatchResult* result, Verdict* verdict,
+                    Verdict code) {
+  const double loss = loss_sum(kind, rows, cols, out, targets, row_weight, grad, grad_scale) /
+                      loss_normalizer(kind, rows, cols);
+  result->loss = loss;
+  result->correct = static_cast<long long>(correct_count(kind, rows, cols, out, targets));
+  if (verdict && *verdict == 0 && !std::isfinite(loss)) *verdict = code;
+}
+
+void cpu_gather_rows(std::size_t rows, std::size_t row_bytes, const void* src, const std::uint32_t* idx,
+                     void* dst) {
+  const auto* s = static_cast<const unsigned char*>(src);
+  auto* d = static_cast<unsigned char*>(dst);
+  // Copies are memory-bound: count a float as a few flops when sizing threads.
+  const int nt = threads_for(static_cast<double>(rows) * static_cast<double>(row_bytes));
+  // Pieces claimed one at a time, so a thread slowed by another process copies fewer.
+  constexpr std::size_t kRowsPerPiece = 32;
+  parallel_for_dynamic(nt, (rows + kRowsPerPiece - 1) / kRowsPerPiece, [&](std::size_t p) {
+    const std::size_t r1 = std::min(rows, (p + 1) * kRowsPerPiece);
+    for (std::size_t r = p * kRowsPerPiece; r < r1; ++r) {
+      std::memcpy(d + r * row_bytes, s + static_cast<std::size_t>(idx[r]) * row_bytes, row_bytes);
+    }
+  });
+}
+
+double cpu_squared_norm(const float* x, const std::vector<std::pair<std::size_t, std::size_t>>& runs) {
+  double sum = 0.0;
+  for (const auto& [begin, size] : runs) {
+    for (std::size_t i = begin; i < begin + size; ++i) sum += static_cast<double>(x[i]) * x[i];
+  }
+  return sum;
+}
+
+// Pieces of a cache-friendly size for the update's threads.
+constexpr std::size_t kUpdatePiece = 1 << 15;
+
+const Backend kCpu = {
+    Device::cpu,
+    /*host_memory=*/true,
+    /*verdict_poll_steps=*/1,
+    kUpdatePiece,
+    /*predict_chunk_rows=*/1024,
+    cpu_alloc,
+    cpu_release,
+    cpu_copy,
+    cpu_copy,
+    cpu_copy,
+    cpu_fill_zero,
+    cpu_memory_bytes,
+    cpu_sgemm,
+    activation_backward,
+    output_transform,
+    cpu_batch_loss,
+    cpu_gather_rows,
+    max_abs,
+    cpu_squared_norm,
+    sgd_update_cpu,
+    /*time_sgemm=*/nullptr,
+};
+
+}  // namespace
+
+const Backend& cpu_backend() { return kCpu; }
+
+}  // namespace mlpcore
