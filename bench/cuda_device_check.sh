@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything the CUDA backend needs a GPU for, in one run on a machine with an
 # NVIDIA GPU, a CUDA toolkit and PyTorch with CUDA (no network needed):
-#   build the CUDA extension, run tests/test_cuda.py, run bench/compare_cuda.py,
+#   build the CUDA extension, run tests/test_backends.py, run bench/compare_cuda.py,
 #   then a compute-sanitizer memcheck pass over a few kernel tests.
 #
 #   bash bench/cuda_device_check.sh [LOG_DIR]
@@ -42,21 +42,21 @@ grep -h 'registers\|spill' "$log_dir/build.log" | head -20
 cp "$build"/_core*.so python/mlpcore/
 ldd python/mlpcore/_core*.so | grep -q 'libstdc++' || echo "note: this toolchain linked libstdc++ into the module statically"
 export PYTHONPATH="$PWD/python"
-"$python" -c 'import mlpcore as mc; print(mc.config()["cuda"], mc._core.cuda.device_name())' || exit 1
+"$python" -c 'import mlpcore as mc; print(mc.config()["cuda"], mc.config()["cuda"]["name"])' || exit 1
 
-step "tests/test_cuda.py"
+step "tests/test_backends.py"
 # Worker processes (pytest-xdist, where installed): a test that crashes its
 # process is reported as failed and the others still run.
 workers=()
 if "$python" -c 'import xdist' 2> /dev/null; then workers=(-n 4); fi
-timeout 300 "$python" -X faulthandler -m pytest tests/test_cuda.py -q -rf --tb=short -p no:cacheprovider \
-  "${workers[@]}" > "$log_dir/test_cuda.log" 2>&1
+timeout 300 "$python" -X faulthandler -m pytest tests/test_backends.py -q -rf --tb=short -p no:cacheprovider \
+  "${workers[@]}" > "$log_dir/test_backends.log" 2>&1
 test_rc=$?
-grep -E '^(FAILED|ERROR)|passed|failed|crashed|node down' "$log_dir/test_cuda.log" | tail -40
-if grep -q 'crashed\|node down\|Segmentation' "$log_dir/test_cuda.log" && command -v cuda-gdb > /dev/null; then
-  crashed="$(grep -o "crashed while running '[^']*'" "$log_dir/test_cuda.log" | head -1 | sed 's/.*::\([A-Za-z0-9_]*\).*/\1/')"
+grep -E '^(FAILED|ERROR)|passed|failed|crashed|node down' "$log_dir/test_backends.log" | tail -40
+if grep -q 'crashed\|node down\|Segmentation' "$log_dir/test_backends.log" && command -v cuda-gdb > /dev/null; then
+  crashed="$(grep -o "crashed while running '[^']*'" "$log_dir/test_backends.log" | head -1 | sed 's/.*::\([A-Za-z0-9_]*\).*/\1/')"
   step "backtrace of ${crashed:-the crash}"
-  timeout 120 cuda-gdb -q -batch -ex run -ex bt -ex quit --args "$python" -m pytest tests/test_cuda.py -q \
+  timeout 120 cuda-gdb -q -batch -ex run -ex bt -ex quit --args "$python" -m pytest tests/test_backends.py -q \
     -p no:cacheprovider -k "${crashed:-gather_rows}" > "$log_dir/gdb.log" 2>&1
   grep -A25 'SIG' "$log_dir/gdb.log" | head -40
 fi
@@ -67,7 +67,7 @@ timeout 240 "$python" bench/compare_cuda.py ${MLPCORE_BENCH_ARGS:---quick --roun
 
 step "compute-sanitizer memcheck (kernel tests)"
 if command -v compute-sanitizer > /dev/null; then
-  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$python" -m pytest tests/test_cuda.py -q \
+  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 "$python" -m pytest tests/test_backends.py -q \
     -p no:cacheprovider -k "sgemm_matches and (33-17-129 or 7-13-5) or softmax or column_sums or losses_match and 77 or gather or training_run" \
     > "$log_dir/memcheck.log" 2>&1
   echo "memcheck rc=$? (0 clean, 9 errors found, 124 timed out)"

@@ -1,7 +1,7 @@
-// mlpcore._core.backend_ops: every Backend operation the nn layer uses, on host
-// arrays, for the device named by the first argument (copied to its memory and
-// back), so that one test suite checks every backend against the CPU and
-// float64 references. Argument checks are those of mc.ops.
+// mlpcore._core.Backend: every Backend operation the nn layer uses, on host
+// arrays (copied to the device's memory and back), so that one test suite
+// checks every backend against the CPU and float64 references. Argument
+// checks are those of mc.ops.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -20,6 +20,11 @@
 namespace mlpcore::bindings {
 
 namespace {
+
+// A device's backend, as Python holds it.
+struct BackendHandle {
+  const Backend* backend;
+};
 
 std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
 
@@ -45,16 +50,16 @@ DeviceBuffer<T> uploaded(const Backend& backend, const T* host, std::size_t n) {
   return d;
 }
 
-py::tuple gemm_fused_py(const py::handle& device, const py::handle& a, const py::handle& b, const py::handle& ta,
+py::tuple gemm_fused_py(const BackendHandle& self, const py::handle& a, const py::handle& b, const py::handle& ta,
                         const py::handle& tb, const py::handle& alpha, const py::handle& beta, const py::object& c,
                         const py::object& bias, const py::handle& act, const py::object& act_output,
                         const py::handle& column_sums) {
-  return gemm_fused_with(parse_device(device), a, b, ta, tb, alpha, beta, c, bias, act, act_output, column_sums);
+  return gemm_fused_with(*self.backend, a, b, ta, tb, alpha, beta, c, bias, act, act_output, column_sums);
 }
 
-FloatArray activation_backward_py(const py::handle& device, const py::handle& act, const py::handle& y_obj,
+FloatArray activation_backward_py(const BackendHandle& self, const py::handle& act, const py::handle& y_obj,
                                   const py::handle& dy_obj) {
-  const Backend& backend = parse_device(device);
+  const Backend& backend = *self.backend;
   FloatArray y = as_floats("y", y_obj, -1), dy = as_floats("dy", dy_obj, -1);
   const Activation a = parse_activation(act);
   if (shape_of(y) != shape_of(dy)) {
@@ -69,8 +74,8 @@ FloatArray activation_backward_py(const py::handle& device, const py::handle& ac
   return download_array<float>(dev_dy, nullptr, shape_of(y));
 }
 
-FloatArray output_transform_py(const py::handle& device, const py::handle& loss_obj, const py::handle& x_obj) {
-  const Backend& backend = parse_device(device);
+FloatArray output_transform_py(const BackendHandle& self, const py::handle& loss_obj, const py::handle& x_obj) {
+  const Backend& backend = *self.backend;
   const LossKind loss = parse_loss(loss_obj);
   FloatArray x = as_floats("x", x_obj, 2);
   if (x.shape(1) == 0) throw py::value_error("x: expected at least one column, got shape " + shape_str(x));
@@ -83,9 +88,9 @@ FloatArray output_transform_py(const py::handle& device, const py::handle& loss_
 }
 
 // (mean loss, gradient of the mean, correct predictions) of a batch, as training computes them.
-py::tuple batch_loss_py(const py::handle& device, const py::handle& loss_name, const py::handle& out_obj,
+py::tuple batch_loss_py(const BackendHandle& self, const py::handle& loss_name, const py::handle& out_obj,
                         const py::handle& t_obj, const py::object& w_obj) {
-  const Backend& backend = parse_device(device);
+  const Backend& backend = *self.backend;
   const auto [loss, out, rows, cols, t, w] = check_loss_args(loss_name, out_obj, t_obj, w_obj);
   auto d_out = uploaded(backend, out.data(), out.size());
   DeviceBuffer<std::int32_t> d_labels(backend, 0);
@@ -115,8 +120,8 @@ py::tuple batch_loss_py(const py::handle& device, const py::handle& loss_name, c
   return py::make_tuple(r.loss, download_array<float>(d_grad, nullptr, shape_of(out)), r.correct, v != 0);
 }
 
-FloatArray gather_rows_py(const py::handle& device, const py::handle& x_obj, const py::handle& idx_obj) {
-  const Backend& backend = parse_device(device);
+FloatArray gather_rows_py(const BackendHandle& self, const py::handle& x_obj, const py::handle& idx_obj) {
+  const Backend& backend = *self.backend;
   FloatArray x = as_floats("x", x_obj, 2);
   py::array idx_any = py::array::ensure(idx_obj);
   if (!idx_any || idx_any.ndim() != 1 || (idx_any.dtype().kind() != 'i' && idx_any.dtype().kind() != 'u')) {
@@ -142,11 +147,11 @@ FloatArray gather_rows_py(const py::handle& device, const py::handle& x_obj, con
 }
 
 // One checked SGD update on copies of the arrays: (params, velocity, applied).
-py::tuple sgd_update_py(const py::handle& device, const py::handle& p_obj, const py::handle& g_obj,
+py::tuple sgd_update_py(const BackendHandle& self, const py::handle& p_obj, const py::handle& g_obj,
                         const py::handle& v_obj, const py::handle& lr, const py::handle& momentum,
                         const py::handle& dampening, const py::handle& weight_decay, const py::handle& nesterov,
                         const py::handle& first_obj) {
-  const Backend& backend = parse_device(device);
+  const Backend& backend = *self.backend;
   FloatArray p = as_floats("params", p_obj, 1), g = as_floats("grads", g_obj, 1), v = as_floats("velocity", v_obj, 1);
   if (g.size() != p.size() || v.size() != p.size()) {
     throw py::value_error("grads, velocity: expected the shape of params " + shape_str(p));
@@ -169,18 +174,18 @@ py::tuple sgd_update_py(const py::handle& device, const py::handle& p_obj, const
                         code == 0);
 }
 
-float max_abs_py(const py::handle& device, const py::handle& x_obj) {
-  const Backend& backend = parse_device(device);
+float max_abs_py(const BackendHandle& self, const py::handle& x_obj) {
+  const Backend& backend = *self.backend;
   FloatArray x = as_floats("x", x_obj, -1);
   auto d = uploaded(backend, x.data(), x.size());
   NativeSection native;
   return backend.max_abs(x.size(), d.data());
 }
 
-double time_sgemm_py(const py::handle& device, const py::handle& m_obj, const py::handle& n_obj,
+double time_sgemm_py(const BackendHandle& self, const py::handle& m_obj, const py::handle& n_obj,
                      const py::handle& k_obj, const py::handle& ta, const py::handle& tb, const py::handle& repeats,
                      const py::handle& bias, const py::handle& act) {
-  const Backend& backend = parse_device(device);
+  const Backend& backend = *self.backend;
   if (!backend.time_sgemm) {
     throw py::value_error("device: '" + std::string(device_name(backend.device)) +
                           "' has no device-side timer; time it on the host (bench/compare_gemm.py)");
@@ -199,31 +204,31 @@ double time_sgemm_py(const py::handle& device, const py::handle& m_obj, const py
 }  // namespace
 
 void bind_backend_ops(py::module_& m) {
-  py::module_ bm = m.def_submodule("backend_ops", "Each backend's operations on host arrays, for tests.");
-  bm.def("devices", [] {
+  m.def("backend_devices", [] {
     std::vector<std::string> names{"cpu"};
     if (has_backend(Device::cuda)) names.emplace_back("cuda");
     return names;
-  }, "The devices this build has a backend for.");
-  bm.def("gemm_fused", &gemm_fused_py, py::arg("device"), py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
-         py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("c") = py::none(),
-         py::arg("bias") = py::none(), py::arg("activation") = "identity", py::arg("act_output") = py::none(),
-         py::arg("column_sums") = false);
-  bm.def("activation_backward", &activation_backward_py, py::arg("device"), py::arg("activation"), py::arg("y"),
-         py::arg("dy"));
-  bm.def("output_transform", &output_transform_py, py::arg("device"), py::arg("loss"), py::arg("x"));
-  bm.def("batch_loss", &batch_loss_py, py::arg("device"), py::arg("loss"), py::arg("output"), py::arg("target"),
-         py::arg("sample_weight") = py::none(),
-         "(mean loss, gradient, correct predictions, diverged) of one batch.");
-  bm.def("gather_rows", &gather_rows_py, py::arg("device"), py::arg("x"), py::arg("idx"));
-  bm.def("sgd_update", &sgd_update_py, py::arg("device"), py::arg("params"), py::arg("grads"), py::arg("velocity"),
-         py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f, py::arg("weight_decay") = 0.0f,
-         py::arg("nesterov") = false, py::arg("first_step") = true,
-         "One update under the divergence rule on copies: (params, velocity, applied).");
-  bm.def("max_abs", &max_abs_py, py::arg("device"), py::arg("x"));
-  bm.def("time_sgemm", &time_sgemm_py, py::arg("device"), py::arg("m"), py::arg("n"), py::arg("k"),
-         py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("repeats") = 10, py::arg("bias") = false,
-         py::arg("activation") = "identity", "Seconds per SGEMM call on device-resident operands (benchmarks).");
+  }, "The devices this build and machine have a backend for.");
+  py::class_<BackendHandle>(m, "Backend", "A device's backend operations on host arrays, for tests.")
+      .def(py::init([](const py::handle& device) { return BackendHandle{&parse_device(device)}; }), py::arg("device"))
+      .def_property_readonly("device", [](const BackendHandle& h) { return std::string(device_name(h.backend->device)); })
+      .def("gemm_fused", &gemm_fused_py, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+           py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("c") = py::none(),
+           py::arg("bias") = py::none(), py::arg("activation") = "identity", py::arg("act_output") = py::none(),
+           py::arg("column_sums") = false)
+      .def("activation_backward", &activation_backward_py, py::arg("activation"), py::arg("y"), py::arg("dy"))
+      .def("output_transform", &output_transform_py, py::arg("loss"), py::arg("x"))
+      .def("batch_loss", &batch_loss_py, py::arg("loss"), py::arg("output"), py::arg("target"),
+           py::arg("sample_weight") = py::none(), "(mean loss, gradient, correct predictions, diverged) of one batch.")
+      .def("gather_rows", &gather_rows_py, py::arg("x"), py::arg("idx"))
+      .def("sgd_update", &sgd_update_py, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
+           py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f, py::arg("weight_decay") = 0.0f,
+           py::arg("nesterov") = false, py::arg("first_step") = true,
+           "One update under the divergence rule on copies: (params, velocity, applied).")
+      .def("max_abs", &max_abs_py, py::arg("x"))
+      .def("time_sgemm", &time_sgemm_py, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("trans_a") = false,
+           py::arg("trans_b") = false, py::arg("repeats") = 10, py::arg("bias") = false,
+           py::arg("activation") = "identity", "Seconds per SGEMM call on device-resident operands (benchmarks).");
 }
 
 }  // namespace mlpcore::bindings

@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ModelBusyError', 'NativeError', 'Network', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'all_finite', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
+__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'all_finite', 'backend_devices', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
 class ModelBusyError(RuntimeError):
     pass
 class NativeError(RuntimeError):
     pass
+class DeviceError(RuntimeError):
+    pass
 class Network:
-    def __init__(self, input_dim: typing.Any, units: typing.Any, activations: typing.Any, inits: typing.Any, seed: typing.Any) -> None:
+    def __init__(self, input_dim: typing.Any, units: typing.Any, activations: typing.Any, inits: typing.Any, seed: typing.Any, device: typing.Any = 'cpu') -> None:
         ...
     def get_flat_params(self) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def get_params(self) -> list:
-        ...
-    def params_finite(self) -> bool:
         ...
     def predict(self, X: typing.Any, transform: typing.Any = 'none') -> numpy.typing.NDArray[numpy.float32]:
         ...
@@ -25,7 +25,14 @@ class Network:
         ...
     def set_params(self, weights: typing.Any) -> None:
         ...
+    def to(self, device: typing.Any) -> None:
+        """
+        Moves the parameters to the device's memory.
+        """
     def weights_squared_norm(self) -> float:
+        ...
+    @property
+    def device(self) -> str:
         ...
     @property
     def input_dim(self) -> int:
@@ -56,6 +63,13 @@ class Sgd:
         ...
     def step_if_finite(self, network: Network, grads: typing.Any) -> bool:
         ...
+    def to(self, device: typing.Any) -> None:
+        """
+        Moves the momentum buffer to the device's memory.
+        """
+    @property
+    def device(self) -> str:
+        ...
     @property
     def size(self) -> int:
         ...
@@ -65,7 +79,18 @@ class Sgd:
 class Trainer:
     def __init__(self, network: Network, sgd: Sgd, loss: typing.Any, batch_size: typing.Any) -> None:
         ...
-    def run_epoch(self, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None, shuffle: typing.Any = True, seed: typing.Any = 0, epoch: typing.Any = 0) -> dict:
+    def load_data(self, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None) -> None:
+        """
+        Checks the data and makes it what run_epoch trains on (copied to the device once).
+        """
+    def release_data(self) -> None:
+        """
+        Lets go of the data load_data gave (its device copy, or the arrays it borrowed).
+        """
+    def run_epoch(self, shuffle: typing.Any = True, seed: typing.Any = 0, epoch: typing.Any = 0) -> dict:
+        ...
+    @property
+    def batch_size(self) -> int:
         ...
 class StepThreads:
     def __init__(self, max_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
@@ -81,6 +106,37 @@ class StepThreads:
     @property
     def max_threads(self) -> int:
         ...
+class Backend:
+    """
+    A device's backend operations on host arrays, for tests.
+    """
+    def __init__(self, device: typing.Any) -> None:
+        ...
+    def activation_backward(self, activation: typing.Any, y: typing.Any, dy: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def batch_loss(self, loss: typing.Any, output: typing.Any, target: typing.Any, sample_weight: typing.Any = None) -> tuple:
+        """
+        (mean loss, gradient, correct predictions, diverged) of one batch.
+        """
+    def gather_rows(self, x: typing.Any, idx: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def gemm_fused(self, a: typing.Any, b: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, alpha: typing.Any = 1.0, beta: typing.Any = 0.0, c: typing.Any = None, bias: typing.Any = None, activation: typing.Any = 'identity', act_output: typing.Any = None, column_sums: typing.Any = False) -> tuple:
+        ...
+    def max_abs(self, x: typing.Any) -> float:
+        ...
+    def output_transform(self, loss: typing.Any, x: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def sgd_update(self, params: typing.Any, grads: typing.Any, velocity: typing.Any, lr: typing.Any, momentum: typing.Any = 0.0, dampening: typing.Any = 0.0, weight_decay: typing.Any = 0.0, nesterov: typing.Any = False, first_step: typing.Any = True) -> tuple:
+        """
+        One update under the divergence rule on copies: (params, velocity, applied).
+        """
+    def time_sgemm(self, m: typing.Any, n: typing.Any, k: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, repeats: typing.Any = 10, bias: typing.Any = False, activation: typing.Any = 'identity') -> float:
+        """
+        Seconds per SGEMM call on device-resident operands (benchmarks).
+        """
+    @property
+    def device(self) -> str:
+        ...
 def _derive_blocking(isa: str, l1d: typing.SupportsInt | typing.SupportsIndex, l2: typing.SupportsInt | typing.SupportsIndex, l3: typing.SupportsInt | typing.SupportsIndex, l2_cores: typing.SupportsInt | typing.SupportsIndex = 1, l3_cores: typing.SupportsInt | typing.SupportsIndex = 1) -> dict:
     """
     For tests: the caches in use and the blocking derived for an ISA's table from the given cache sizes in bytes (0: unknown) and the cores sharing L2 and L3.
@@ -95,6 +151,10 @@ def activation_forward(activation: typing.Any, x: typing.Any) -> numpy.typing.ND
     ...
 def all_finite(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> bool:
     ...
+def backend_devices() -> list[str]:
+    """
+    The devices this build and machine have a backend for.
+    """
 def check_sgd(lr: typing.Any, momentum: typing.Any, dampening: typing.Any, weight_decay: typing.Any, nesterov: typing.Any) -> None:
     """
     Raises what Sgd(...) would for these settings: types and ranges are checked in one place.
