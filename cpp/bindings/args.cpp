@@ -224,6 +224,18 @@ void require_finite(const char* name, const FloatArray& a) {
   }
 }
 
+namespace {
+// The loss's own rules for its targets (losses.h), worded with the argument's name.
+void apply_target_rules(const char* name, LossKind loss, std::size_t rows, std::size_t cols,
+                        const CheckedTargets& targets) {
+  try {
+    check_targets(loss, rows, cols, targets.view());
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(std::string(name) + ": " + e.what());
+  }
+}
+}  // namespace
+
 CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind loss,
                              std::size_t rows, std::size_t cols) {
   CheckedTargets out;
@@ -238,6 +250,7 @@ CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind l
       throw py::value_error(std::string(name) + ": expected " + std::to_string(rows) +
                             " labels (one per row), got " + std::to_string(arr.shape(0)));
     }
+    // Labels beyond int32 cannot be converted; the range rule itself is the loss's (check_targets).
     auto bad_label = [&](const std::string& got, std::size_t i) {
       throw py::value_error(std::string(name) + ": labels must be in [0, " + std::to_string(cols) +
                             "), got " + got + " at index " + std::to_string(i));
@@ -246,16 +259,17 @@ CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind l
       py::array as64 = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
       const auto* p = static_cast<const std::uint64_t*>(as64.data());
       for (std::size_t i = 0; i < rows; ++i) {
-        if (p[i] >= cols) bad_label(std::to_string(p[i]), i);
+        if (p[i] > 0x7fffffffu) bad_label(std::to_string(p[i]), i);
       }
     } else {
       py::array as64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
       const auto* p = static_cast<const std::int64_t*>(as64.data());
       for (std::size_t i = 0; i < rows; ++i) {
-        if (p[i] < 0 || static_cast<std::uint64_t>(p[i]) >= cols) bad_label(std::to_string(p[i]), i);
+        if (p[i] < 0 || p[i] > 0x7fffffff) bad_label(std::to_string(p[i]), i);
       }
     }
     out.labels = LabelArray::ensure(arr);
+    apply_target_rules(name, loss, rows, cols, out);
     return out;
   }
   FloatArray dense = as_floats(name, arr, 2);
@@ -266,37 +280,8 @@ CheckedTargets check_targets(const char* name, const py::handle& obj, LossKind l
                           (loss == LossKind::cross_entropy ? " (or integer labels of shape (rows,))" : ""));
   }
   require_finite(name, dense);
-  if (loss == LossKind::binary_cross_entropy) {
-    // The loss and its gradient sigmoid(z) - t are those of a probability t.
-    const float* p = dense.data();
-    for (std::size_t i = 0, n = rows * cols; i < n; ++i) {
-      if (!(p[i] >= 0.0f && p[i] <= 1.0f)) {
-        throw py::value_error(std::string(name) + ": binary cross-entropy targets must be in [0, 1], got " +
-                              py::repr(py::float_(p[i])).cast<std::string>() + " at flat index " + std::to_string(i));
-      }
-    }
-  }
-  if (loss == LossKind::cross_entropy) {
-    // The fused gradient softmax(z) - t is only the gradient of -sum t log softmax(z)
-    // when each target row is a probability distribution: refuse anything else.
-    const float* p = dense.data();
-    for (std::size_t r = 0; r < rows; ++r) {
-      double sum = 0.0;
-      for (std::size_t j = 0; j < cols; ++j) {
-        const float v = p[r * cols + j];
-        if (v < 0.0f) {
-          throw py::value_error(std::string(name) + ": cross-entropy targets must be probabilities >= 0, got " +
-                                std::to_string(v) + " in row " + std::to_string(r));
-        }
-        sum += v;
-      }
-      if (std::fabs(sum - 1.0) > 1e-3) {
-        throw py::value_error(std::string(name) + ": cross-entropy target rows must sum to 1 (one-hot or "
-                              "probabilities), row " + std::to_string(r) + " sums to " + std::to_string(sum));
-      }
-    }
-  }
   out.dense = dense;
+  apply_target_rules(name, loss, rows, cols, out);
   return out;
 }
 

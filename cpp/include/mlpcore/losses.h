@@ -20,6 +20,13 @@ struct Targets {
   const float* dense = nullptr;
 };
 
+// Throws std::invalid_argument saying what the targets of `kind` must be unless
+// each one is: labels in [0, cols); binary cross-entropy targets in [0, 1]
+// (the loss and its gradient sigmoid(z) - t are those of a probability);
+// cross-entropy target rows probabilities summing to 1 (the fused gradient
+// softmax(z) - t is only the gradient of -sum t log softmax(z) for those).
+void check_targets(LossKind kind, std::size_t rows, std::size_t cols, const Targets& targets);
+
 // The divisor that turns a sum of losses into the mean the loss is defined as:
 // rows for cross-entropy, rows * cols for the elementwise losses.
 double loss_normalizer(LossKind kind, std::size_t rows, std::size_t cols);

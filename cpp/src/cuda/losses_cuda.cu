@@ -7,6 +7,7 @@
 
 #include "check.cuh"
 #include "kernels.cuh"
+#include "mlpcore/cuda/backend.h"
 #include "mlpcore/loss_rows.h"
 
 namespace mlpcore::cuda {
@@ -61,9 +62,9 @@ __global__ void reduce_batch_kernel(std::size_t rows, const double* row_loss, co
 
 // Per-row scratch of the calling thread, on the device; it only grows.
 struct LossScratch {
-  DeviceArray<float> probs;
-  DeviceArray<double> row_loss;
-  DeviceArray<int> row_correct;
+  DeviceBuffer<float> probs{backend(), 0};
+  DeviceBuffer<double> row_loss{backend(), 0};
+  DeviceBuffer<int> row_correct{backend(), 0};
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "check.cuh"
 #include "kernels.cuh"
+#include "mlpcore/cuda/backend.h"
 
 namespace mlpcore::cuda {
 namespace {
@@ -45,7 +46,7 @@ __global__ void squared_norm_kernel(std::size_t n, const float* __restrict__ x, 
 }  // namespace
 
 float max_abs(std::size_t n, const float* x) {
-  DeviceArray<float> out(1);
+  DeviceBuffer<float> out(backend(), 1);
   max_abs_kernel<<<1, kReduceThreads>>>(n, x, out.data());
   check_launch("max_abs_kernel");
   float m = 0.0f;
@@ -54,7 +55,7 @@ float max_abs(std::size_t n, const float* x) {
 }
 
 double squared_norm(const float* x, const std::vector<std::pair<std::size_t, std::size_t>>& runs) {
-  DeviceArray<double> acc(1);
+  DeviceBuffer<double> acc(backend(), 1);
   for (const auto& [begin, size] : runs) {
     squared_norm_kernel<<<1, kReduceThreads>>>(size, x + begin, acc.data());
     check_launch("squared_norm_kernel");

@@ -5,6 +5,7 @@
 
 #include "check.cuh"
 #include "kernels.cuh"
+#include "mlpcore/cuda/backend.h"
 #include "mlpcore/random.h"
 
 namespace mlpcore::cuda {
@@ -13,9 +14,10 @@ double time_sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, st
                   bool with_bias, Activation act) {
   require_device();
   if (repeats < 1) repeats = 1;
-  DeviceArray<float> a, b, c(m * n), bias;
+  const Backend& device = backend();
+  DeviceBuffer<float> a(device, 0), b(device, 0), c(device, m * n), bias(device, 0);
   Rng rng(20261126);
-  auto random_array = [&](DeviceArray<float>& d, std::size_t count) {
+  auto random_array = [&](DeviceBuffer<float>& d, std::size_t count) {
     std::vector<float> host(count);
     for (float& v : host) v = rng.uniform(-1.0f, 1.0f);
     d.upload(host.data(), count);
