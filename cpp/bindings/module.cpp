@@ -159,6 +159,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("get_num_threads", &max_threads);
 
   bind_ops(m);
+  bind_optimizers(m);
   bind_model(m);
 #ifdef MLPCORE_HAVE_CUDA
   bind_cuda(m);  // mlpcore._core.cuda
