@@ -77,8 +77,7 @@ std::uint64_t u64_arg(const char* name, const py::handle& obj) {
   return v;
 }
 
-// A finite real number (Python or numpy int/float, never bool).
-float float_arg(const char* name, const py::handle& obj) {
+double real_arg(const char* name, const py::handle& obj) {
   if (is_bool(obj) || !(PyFloat_Check(obj.ptr()) || PyIndex_Check(obj.ptr()) ||
                         py::isinstance(obj, py::module_::import("numpy").attr("floating")))) {
     throw py::type_error(std::string(name) + ": expected a real number, got " + type_name(obj) + " " +
@@ -90,6 +89,12 @@ float float_arg(const char* name, const py::handle& obj) {
     throw py::value_error(std::string(name) + ": expected a real number within float range, got " +
                           repr_short(obj));
   }
+  return d;
+}
+
+// A finite real number (Python or numpy int/float, never bool).
+float float_arg(const char* name, const py::handle& obj) {
+  const double d = real_arg(name, obj);
   const float f = static_cast<float>(d);  // rounds to nearest: a value just past FLT_MAX becomes inf
   if (!std::isfinite(f)) {
     throw py::value_error(std::string(name) + ": expected a finite float32 number (|x| <= 3.4028235e38), got " +

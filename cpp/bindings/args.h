@@ -45,6 +45,9 @@ long long int_arg(const char* name, const py::handle& obj, long long lo, long lo
 std::uint64_t u64_arg(const char* name, const py::handle& obj);
 // A finite real number (Python or numpy int/float, never bool) that float32 holds.
 float float_arg(const char* name, const py::handle& obj);
+// A real number (Python or numpy int/float, never bool) as the double it is
+// (NaN and inf pass: the range is the caller's rule).
+double real_arg(const char* name, const py::handle& obj);
 bool bool_arg(const char* name, const py::handle& obj);
 std::string str_arg(const char* name, const py::handle& obj);
 // A list or tuple, as a new list.

@@ -178,6 +178,7 @@ PYBIND11_MODULE(_core, m) {
   if (cuda::device_count() > 0) register_backend(cuda::backend());  // device="cuda" where a GPU is present
 #endif
   bind_ops(m);
+  bind_optimizers(m);
   bind_model(m);
   bind_backend_ops(m);
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'all_finite', 'backend_devices', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
+__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
 class ModelBusyError(RuntimeError):
     pass
 class NativeError(RuntimeError):
@@ -149,11 +149,31 @@ def activation_backward(activation: typing.Any, y: typing.Any, dy: typing.Any) -
     ...
 def activation_forward(activation: typing.Any, x: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
     ...
+def adagrad_step(param: typing.Any, grad: typing.Any, state_sum: typing.Any, *, lr: typing.Any, lr_decay: typing.Any, weight_decay: typing.Any, eps: typing.Any, step: typing.Any) -> None:
+    """
+    One torch.optim.Adagrad update, in place on float32 arrays; step counts from 1.
+    """
+def adam_step(param: typing.Any, grad: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, *, lr: typing.Any, betas: typing.Any, eps: typing.Any, weight_decay: typing.Any, amsgrad: typing.Any, decoupled: typing.Any, step: typing.Any) -> None:
+    """
+    One torch.optim.Adam (AdamW: decoupled=True) update, in place on float32 arrays; step counts from 1.
+    """
 def all_finite(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> bool:
     ...
 def backend_devices() -> list[str]:
     """
     The devices this build and machine have a backend for.
+    """
+def check_adagrad(lr: typing.Any, lr_decay: typing.Any, weight_decay: typing.Any, initial_accumulator_value: typing.Any, eps: typing.Any) -> None:
+    """
+    Raises what an Adagrad optimizer would for these settings.
+    """
+def check_adam(lr: typing.Any, betas: typing.Any, eps: typing.Any, weight_decay: typing.Any, amsgrad: typing.Any, decoupled: typing.Any) -> None:
+    """
+    Raises what an Adam or AdamW update would for these settings: types and ranges are checked in one place.
+    """
+def check_rmsprop(lr: typing.Any, alpha: typing.Any, eps: typing.Any, weight_decay: typing.Any, momentum: typing.Any, centered: typing.Any) -> None:
+    """
+    Raises what an RMSprop update would for these settings.
     """
 def check_sgd(lr: typing.Any, momentum: typing.Any, dampening: typing.Any, weight_decay: typing.Any, nesterov: typing.Any) -> None:
     """
@@ -177,6 +197,10 @@ def loss_gradients(network: Network, loss: typing.Any, X: typing.Any, y: typing.
     """
 def matmul(a: typing.Any, b: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, alpha: typing.Any = 1.0, beta: typing.Any = 0.0, c: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
     ...
+def rmsprop_step(param: typing.Any, grad: typing.Any, square_avg: typing.Any, grad_avg: typing.Any, momentum_buffer: typing.Any, *, lr: typing.Any, alpha: typing.Any, eps: typing.Any, weight_decay: typing.Any, momentum: typing.Any, centered: typing.Any) -> None:
+    """
+    One torch.optim.RMSprop update, in place on float32 arrays.
+    """
 def set_flush_denormal(enabled: typing.Any) -> None:
     """
     Whether native compute flushes subnormal floats to zero (process-wide, default True).

@@ -1,7 +1,8 @@
 """The native kernels on numpy arrays.
 
 Inputs of any real dtype are converted once to float32 C order; results are
-new float32 arrays. NaN propagates as in numpy. Activation derivatives come in
+new float32 arrays (the optimizer updates excepted: they work in place, see
+``adam_step``). NaN propagates as in numpy. Activation derivatives come in
 two forms: ``*_derivative(x)`` is f'(x) at the input, and
 ``activation_backward(name, y, dy)`` is the backprop kernel itself,
 ``dy * f'`` written in terms of the output ``y = f(x)``.
@@ -104,6 +105,40 @@ def mse(prediction, target, sample_weight=None):
     return _core.loss("mse", prediction, target, sample_weight)
 
 
+# ---------------------------------------------------------------- optimizer updates
+# One step of torch.optim's Adam / AdamW, RMSprop and Adagrad, with torch's
+# single-tensor arithmetic, in place: ``param`` and every state buffer must be
+# float32, 1-d, C-contiguous and writeable (never converted, so that the update
+# lands in the caller's array) and all of one shape; ``grad`` may be any real
+# 1-d array of that shape. Buffers start as torch starts them: zeros (Adagrad's
+# ``state_sum``: ``initial_accumulator_value``). ``step`` is the update's count,
+# 1 for the first. Nothing is returned.
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+              weight_decay=0.0, amsgrad=False, decoupled=False, step) -> None:
+    """torch.optim.Adam (``decoupled=True``: AdamW, the decay ``param *= 1 - lr *
+    weight_decay`` applied before the step instead of added to the gradient).
+    ``max_exp_avg_sq``, the running maximum of ``exp_avg_sq``, is given exactly
+    when ``amsgrad`` is True."""
+    _core.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr=lr, betas=betas, eps=eps,
+                    weight_decay=weight_decay, amsgrad=amsgrad, decoupled=decoupled, step=step)
+
+
+def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buffer=None, *, lr=1e-2, alpha=0.99, eps=1e-8,
+                 weight_decay=0.0, momentum=0.0, centered=False) -> None:
+    """torch.optim.RMSprop. ``grad_avg`` is given exactly when ``centered`` is
+    True, ``momentum_buffer`` exactly when ``momentum > 0``."""
+    _core.rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr=lr, alpha=alpha, eps=eps,
+                       weight_decay=weight_decay, momentum=momentum, centered=centered)
+
+
+def adagrad_step(param, grad, state_sum, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10, step) -> None:
+    """torch.optim.Adagrad; the rate of update ``step`` is ``lr / (1 + (step - 1) * lr_decay)``."""
+    _core.adagrad_step(param, grad, state_sum, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
+                       step=step)
+
+
 class LossGradients(NamedTuple):
     """What ``loss_gradients`` returns: the batch's loss (float), the gradients
     of every layer's parameters (a list of ``(dW [in, out], db [out])`` float32
@@ -143,4 +178,5 @@ def loss_gradients(model, X, y, sample_weight=None, *, _fault=None) -> LossGradi
 
 __all__ = ["matmul", "activation", "sigmoid", "tanh", "relu", "identity", "softmax",
            "activation_backward", "activation_derivative", "sigmoid_derivative", "tanh_derivative",
-           "relu_derivative", "cross_entropy", "binary_cross_entropy", "mse", "loss_gradients", "LossGradients"]
+           "relu_derivative", "cross_entropy", "binary_cross_entropy", "mse", "loss_gradients", "LossGradients",
+           "adam_step", "rmsprop_step", "adagrad_step"]

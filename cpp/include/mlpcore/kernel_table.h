@@ -7,6 +7,8 @@
 
 #include <cstddef>
 
+#include "mlpcore/optimizer_steps.h"
+
 namespace mlpcore {
 
 enum class Activation : int { identity = 0, relu = 1, sigmoid = 2, tanh = 3 };
@@ -85,6 +87,17 @@ struct KernelTable {
   void (*sgd_step)(std::size_t n, float* param, const float* grad, float* velocity, float lr,
                    float momentum, float dampening, float weight_decay, bool nesterov,
                    bool first_step);
+  // One optimizer update over n parameters, as optimizer_steps.h spells out
+  // (PyTorch's arithmetic, every per-step scalar in the step struct). The arrays
+  // must not overlap; an optional state pointer is null when the option is off:
+  // max_exp_avg_sq unless amsgrad, grad_avg unless centered, momentum_buf unless
+  // momentum > 0.
+  void (*adam_step)(std::size_t n, float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                    float* max_exp_avg_sq, const AdamStep& step);
+  void (*rmsprop_step)(std::size_t n, float* param, const float* grad, float* square_avg, float* grad_avg,
+                       float* momentum_buf, const RmspropStep& step);
+  void (*adagrad_step)(std::size_t n, float* param, const float* grad, float* state_sum,
+                       const AdagradStep& step);
   // The largest |x[i]| over n floats (0 when n == 0); infinity or NaN when
   // some x[i] is not finite. Exact, so any split of x gives the same answer.
   float (*max_abs)(std::size_t n, const float* x);

@@ -1,16 +1,21 @@
 // Elementwise kernels written once as plain, branch-free loops, and compiled
 // once per ISA: each kernels/<isa>/elementwise_<isa>.cpp includes this file
-// inside an anonymous namespace with its own target flags, so the compiler
-// vectorises the same code for SSE2, AVX2, AVX-512 or NEON.
+// inside an anonymous namespace nested in mlpcore::elementwise_<isa> (so a
+// profiler or nm names each copy with its ISA) with its own target flags, so
+// the compiler vectorises the same code for SSE2, AVX2, AVX-512 or NEON.
 //
 // Rules that keep the per-ISA copies apart: include this file only inside an
 // anonymous namespace, and call no inline library function (std::max, std::exp,
 // ...) from it, since those are emitted once per program and the linker could
-// keep a copy built for a wider ISA than the CPU has.
+// keep a copy built for a wider ISA than the CPU has. (Hence __builtin_sqrtf,
+// which compiles to the instruction.)
 //
 // The loops vectorise only because every select is branch-free and the files
-// compile with -fno-trapping-math (CMakeLists.txt): keep both when editing.
-// (Scalar, sigmoid ran at 0.12 G elements/s per AVX2 core; vectorised, 1.2.)
+// compile with -fno-trapping-math and -fno-math-errno (CMakeLists.txt; without
+// the latter a square root is a call that may set errno): keep all three when
+// editing. (Scalar, sigmoid ran at 0.12 G elements/s per AVX2 core; vectorised, 1.2.)
+// The generic copy also compiles with -ffp-contract=off, so that it rounds every
+// operation as written (the SIMD copies may fuse a multiply and an add into one FMA).
 //
 // Accuracy (checked on every ISA by tests/test_vector_math.py against float64 numpy):
 // exp within 1 ulp (measured 1.0 max on [-87.3, -17.5]; 0 below -87.34, +inf above 88.38);
@@ -213,6 +218,127 @@ void sgd_step(std::size_t n, float* p, const float* grad, float* v, float lr, fl
   }
 }
 
+// ---------------------------------------------------------------- optimizer updates
+// PyTorch's single-tensor arithmetic, operation by operation, with the scalars
+// of optimizer_steps.h. Each option that changes the arithmetic is a template
+// flag, so every loop is straight-line and vectorises.
+
+// torch.lerp(a, b, w) for one weight w over many elements, as
+// base + coeff * (b - a): for |w| < 0.5 it is a + w (b - a); otherwise
+// b - (b - a)(1 - w) = b + (w - 1)(b - a) exactly (1 - w and w - 1 differ in sign only).
+struct LerpRule {
+  bool from_a;
+  float coeff;
+};
+
+inline LerpRule lerp_rule(float w) {
+  const bool small = w < 0.5f && w > -0.5f;
+  return {small, small ? w : w - 1.0f};
+}
+
+template <bool kDecay, bool kAmsgrad>
+void adam_step_t(std::size_t n, float* __restrict p, const float* __restrict grad, float* __restrict m,
+                 float* __restrict v, float* __restrict vmax, const mlpcore::AdamStep& s) {
+  const LerpRule lerp = lerp_rule(s.lerp_weight);
+  const float scale = s.param_scale, wd = s.weight_decay, beta2 = s.beta2, omb2 = s.one_minus_beta2;
+  const float bc2 = s.bias_correction2_sqrt, eps = s.eps, neg_step = -s.step_size;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float pi = p[i] * scale;  // AdamW; * 1 changes nothing
+    float g = grad[i];
+    if constexpr (kDecay) g = g + wd * pi;
+    const float mi = m[i];
+    const float mn = (lerp.from_a ? mi : g) + lerp.coeff * (g - mi);
+    m[i] = mn;
+    float vi = v[i] * beta2 + (omb2 * g) * g;
+    v[i] = vi;
+    if constexpr (kAmsgrad) {
+      const float top = vmax[i];
+      float mx = vi > top ? vi : top;  // NaN in top stays
+      mx = vi != vi ? vi : mx;         // NaN in vi too, as torch.maximum
+      vmax[i] = mx;
+      vi = mx;
+    }
+    const float denom = __builtin_sqrtf(vi) / bc2 + eps;
+    p[i] = pi + (neg_step * mn) / denom;
+  }
+}
+
+void adam_step(std::size_t n, float* p, const float* grad, float* m, float* v, float* vmax,
+               const mlpcore::AdamStep& s) {
+  const bool decay = s.weight_decay != 0.0f;
+  if (vmax) {
+    return decay ? adam_step_t<true, true>(n, p, grad, m, v, vmax, s)
+                 : adam_step_t<false, true>(n, p, grad, m, v, vmax, s);
+  }
+  return decay ? adam_step_t<true, false>(n, p, grad, m, v, nullptr, s)
+               : adam_step_t<false, false>(n, p, grad, m, v, nullptr, s);
+}
+
+template <bool kDecay, bool kCentered, bool kMomentum>
+void rmsprop_step_t(std::size_t n, float* __restrict p, const float* __restrict grad, float* __restrict sq,
+                    float* __restrict gavg, float* __restrict buf, const mlpcore::RmspropStep& s) {
+  const LerpRule lerp = lerp_rule(s.one_minus_alpha);
+  const float wd = s.weight_decay, alpha = s.alpha, oma = s.one_minus_alpha, eps = s.eps;
+  const float momentum = s.momentum, neg_lr = -s.lr;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float pi = p[i];
+    float g = grad[i];
+    if constexpr (kDecay) g = g + wd * pi;
+    const float sa = sq[i] * alpha + (oma * g) * g;
+    sq[i] = sa;
+    float avg;
+    if constexpr (kCentered) {
+      const float ga0 = gavg[i];
+      const float ga = (lerp.from_a ? ga0 : g) + lerp.coeff * (g - ga0);
+      gavg[i] = ga;
+      avg = __builtin_sqrtf(sa + (-ga) * ga) + eps;
+    } else {
+      avg = __builtin_sqrtf(sa) + eps;
+    }
+    if constexpr (kMomentum) {
+      const float b = buf[i] * momentum + g / avg;
+      buf[i] = b;
+      p[i] = pi + neg_lr * b;
+    } else {
+      p[i] = pi + (neg_lr * g) / avg;
+    }
+  }
+}
+
+void rmsprop_step(std::size_t n, float* p, const float* grad, float* sq, float* gavg, float* buf,
+                  const mlpcore::RmspropStep& s) {
+  const bool decay = s.weight_decay != 0.0f;
+  const int which = (decay ? 4 : 0) + (gavg ? 2 : 0) + (buf ? 1 : 0);
+  switch (which) {
+    case 0: return rmsprop_step_t<false, false, false>(n, p, grad, sq, gavg, buf, s);
+    case 1: return rmsprop_step_t<false, false, true>(n, p, grad, sq, gavg, buf, s);
+    case 2: return rmsprop_step_t<false, true, false>(n, p, grad, sq, gavg, buf, s);
+    case 3: return rmsprop_step_t<false, true, true>(n, p, grad, sq, gavg, buf, s);
+    case 4: return rmsprop_step_t<true, false, false>(n, p, grad, sq, gavg, buf, s);
+    case 5: return rmsprop_step_t<true, false, true>(n, p, grad, sq, gavg, buf, s);
+    case 6: return rmsprop_step_t<true, true, false>(n, p, grad, sq, gavg, buf, s);
+    default: return rmsprop_step_t<true, true, true>(n, p, grad, sq, gavg, buf, s);
+  }
+}
+
+template <bool kDecay>
+void adagrad_step_t(std::size_t n, float* __restrict p, const float* __restrict grad, float* __restrict sum,
+                    const mlpcore::AdagradStep& s) {
+  const float wd = s.weight_decay, neg_clr = -s.clr, eps = s.eps;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float pi = p[i];
+    float g = grad[i];
+    if constexpr (kDecay) g = g + wd * pi;
+    const float ss = sum[i] + g * g;
+    sum[i] = ss;
+    p[i] = pi + (neg_clr * g) / (__builtin_sqrtf(ss) + eps);
+  }
+}
+
+void adagrad_step(std::size_t n, float* p, const float* grad, float* sum, const mlpcore::AdagradStep& s) {
+  return s.weight_decay != 0.0f ? adagrad_step_t<true>(n, p, grad, sum, s) : adagrad_step_t<false>(n, p, grad, sum, s);
+}
+
 // |x| as an integer: for non-negative floats the integer order is the float
 // order, and infinities and NaNs sort above every finite value. Independent
 // lanes keep the maximum from being one long dependency chain.
@@ -247,5 +373,8 @@ void fill_elementwise(mlpcore::KernelTable& t) {
   t.softmax_rows = softmax_rows;
   t.column_sums = column_sums;
   t.sgd_step = sgd_step;
+  t.adam_step = adam_step;
+  t.rmsprop_step = rmsprop_step;
+  t.adagrad_step = adagrad_step;
   t.max_abs = max_abs;
 }

@@ -6,12 +6,16 @@
 
 #include "../isa_fillers.h"
 
+// The named namespace puts the ISA in every kernel's name (profiles, nm); the
+// anonymous one keeps each copy private to this file (elementwise_impl.h).
+namespace mlpcore::elementwise_generic {
 namespace {
 #include "../elementwise_impl.h"
 }  // namespace
+}  // namespace mlpcore::elementwise_generic
 
 namespace mlpcore {
 
-void fill_elementwise_generic(KernelTable& table) { fill_elementwise(table); }
+void fill_elementwise_generic(KernelTable& table) { elementwise_generic::fill_elementwise(table); }
 
 }  // namespace mlpcore
