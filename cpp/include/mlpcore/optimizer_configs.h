@@ -16,6 +16,15 @@
 
 namespace mlpcore {
 
+// torch.optim.SGD's settings (float32, as the update kernel takes them).
+struct SgdConfig {
+  float lr = 0.01f;
+  float momentum = 0.0f;
+  float dampening = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+};
+
 struct AdamConfig {
   double lr = 1e-3;
   double beta1 = 0.9, beta2 = 0.999;
@@ -47,6 +56,8 @@ struct AdagradConfig {
 // finite float32 numbers >= 0; betas in [0, 1); alpha in [0, 1]; momentum in
 // [0, 1). None may be a positive number below float32's smallest normal
 // (native compute flushes those to 0, so the setting would silently be 0).
+// SGD: lr > 0, momentum in [0, 1), weight_decay >= 0, Nesterov needs momentum > 0 and no dampening.
+void validate(const SgdConfig& config);
 void validate(const AdamConfig& config);
 void validate(const RmspropConfig& config);
 void validate(const AdagradConfig& config);

@@ -21,6 +21,16 @@ std::string shortest_decimal(double v) {
   return text;
 }
 
+// The same for a float32 value: the shortest decimal that reads back as that float.
+std::string shortest_float_decimal(float v) {
+  char text[32];
+  for (int digits = 1; digits <= 9; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, static_cast<double>(v));
+    if (std::strtof(text, nullptr) == v) break;
+  }
+  return text;
+}
+
 [[noreturn]] void bad(const char* what, const char* expected, double got) {
   throw std::invalid_argument(std::string(what) + ": expected " + expected + ", got " + shortest_decimal(got));
 }
@@ -45,6 +55,23 @@ void require_step(std::uint64_t step) {
 }
 
 }  // namespace
+
+void validate(const SgdConfig& c) {
+  auto bad = [](const char* what, const char* expected, float got) {
+    throw std::invalid_argument(std::string(what) + ": expected " + expected + ", got " + shortest_float_decimal(got));
+  };
+  if (!(c.lr > 0.0f) || !std::isfinite(c.lr)) bad("lr", "a finite number > 0", c.lr);
+  // A subnormal rate is flushed to 0 in native compute (float_env.h): no step would move.
+  if (c.lr < std::numeric_limits<float>::min()) bad("lr", "a number >= 1.1754944e-38 (float32's smallest normal)", c.lr);
+  if (!(c.momentum >= 0.0f && c.momentum < 1.0f)) bad("momentum", "a number in [0, 1)", c.momentum);
+  if (!(c.dampening >= 0.0f && c.dampening <= 1.0f)) bad("dampening", "a number in [0, 1]", c.dampening);
+  if (!(c.weight_decay >= 0.0f) || !std::isfinite(c.weight_decay)) {
+    bad("weight_decay", "a finite number >= 0", c.weight_decay);
+  }
+  if (c.nesterov && (c.momentum <= 0.0f || c.dampening != 0.0f)) {
+    throw std::invalid_argument("nesterov: requires momentum > 0 and dampening == 0");
+  }
+}
 
 void validate(const AdamConfig& c) {
   nonnegative("lr", c.lr);
