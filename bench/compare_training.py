@@ -95,9 +95,11 @@ class Mlpcore:
     def state(self):
         """Weights and biases, and the optimizer's momentum (its flat buffer) where readable."""
         arrays = [a for Wb in self.model.get_weights() for a in Wb]
-        sgd = getattr(self.model, "_sgd", None)
-        momentum = sgd.get_flat_state()[0] if hasattr(sgd, "get_flat_state") else None
-        return arrays, None if momentum is None else [np.asarray(momentum)]
+        opt = getattr(self.model, "_opt", getattr(self.model, "_sgd", None))
+        state = opt.get_flat_state()[0] if hasattr(opt, "get_flat_state") else None
+        if isinstance(state, dict):  # one flat buffer per state name
+            state = state.get("momentum_buffer")
+        return arrays, None if state is None else [np.asarray(state)]
 
 
 class Torch:

@@ -367,7 +367,7 @@ _X, _Y = np.ones((4, 2), np.float32), np.array([0, 1, 0, 1])
 
 def _loaded_trainer():
     m = _fitted()
-    trainer = _core.Trainer(m._net, m._sgd, "cross_entropy", 2)
+    trainer = _core.Trainer(m._net, m._opt, "cross_entropy", 2)
     trainer.load_data(_X, _Y)
     return trainer
 
@@ -401,7 +401,7 @@ CALLS = {
     "_core.Sgd": (lambda *a: _core.Sgd(_core.Network(2, [2], ["relu"], ["uniform"], 0), *a),
                   [0.1, 0.0, 0.0, 0.0, False, True]),
     "_core.Trainer.load_data": (
-        lambda *a: _core.Trainer(_fitted()._net, _fitted()._sgd, "cross_entropy", 2).load_data(*a),
+        lambda *a: _core.Trainer(_fitted()._net, _fitted()._opt, "cross_entropy", 2).load_data(*a),
         [_X, _Y, None]),
     "_core.Trainer.run_epoch": (
         lambda *a: _loaded_trainer().run_epoch(*a), [True, 0, 0]),

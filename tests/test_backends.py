@@ -408,7 +408,7 @@ def test_training_run_matches_cpu(device, rng):
     np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), atol=2e-3)
     e_cpu, e_gpu = cpu.evaluate(X, y), gpu.evaluate(X, y)
     assert e_gpu["loss"] == pytest.approx(e_cpu["loss"], rel=1e-3)
-    assert gpu._sgd.steps == cpu._sgd.steps == 4 * 19
+    assert gpu._opt.steps == cpu._opt.steps == 4 * 19
 
 
 @other_device
@@ -477,11 +477,11 @@ def test_divergence_stops_where_the_cpu_stops(device, rng):
         with pytest.raises(FloatingPointError, match="NaN or infinite"):
             model.fit(X, y, epochs=3, batch_size=16, verbose=0)
     assert gpu.epochs_done == cpu.epochs_done
-    assert abs(gpu._sgd.steps - cpu._sgd.steps) <= 1  # rounding may tip the overflow a step earlier or later
+    assert abs(gpu._opt.steps - cpu._opt.steps) <= 1  # rounding may tip the overflow a step earlier or later
     for (wc, bc), (wg, bg) in zip(cpu.get_weights(), gpu.get_weights()):  # both kept their last finite step
         assert np.isfinite(wc).all() and np.isfinite(wg).all()
         assert np.isfinite(bc).all() and np.isfinite(bg).all()
-    assert gpu._sgd.state_finite() and cpu._sgd.state_finite()
+    assert gpu._opt.state_finite() and cpu._opt.state_finite()
     # Training on from there with a sane rate works on both, from the same kind of state.
     for model in (cpu, gpu):
         model.optimizer.lr = 1e-3

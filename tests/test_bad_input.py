@@ -144,8 +144,10 @@ def test_layers_losses_optimizers():
         mc.Dense(3, init="zeros")
     with pytest.raises(ValueError, match="loss: expected one of"):
         mc.Sequential([mc.Dense(2)]).compile(loss="hinge")
-    with pytest.raises(TypeError, match="optimizer"):
-        mc.Sequential([mc.Dense(2)]).compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"optimizer: expected one of \['adagrad', 'adam', 'adamw', 'rmsprop', 'sgd'\]"):
+        mc.Sequential([mc.Dense(2)]).compile(optimizer="lamb")
+    with pytest.raises(TypeError, match="optimizer: expected a mlpcore optimizer"):
+        mc.Sequential([mc.Dense(2)]).compile(optimizer=3)
     for kw, pattern in [(dict(lr=0), "lr"), (dict(lr=-1), "lr"), (dict(lr=float("nan")), "lr"),
                         (dict(momentum=1.0), "momentum"), (dict(momentum=-0.1), "momentum"),
                         (dict(weight_decay=-1), "weight_decay"), (dict(nesterov=True), "nesterov")]:

@@ -42,9 +42,9 @@ def tiny_model_state_after_long_run(flush):
     model = mc.Sequential([mc.Dense(32, activation="relu"), mc.Dense(10)], input_dim=784, seed=0)
     model.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.001, momentum=0.9))
     model.fit(X, y, epochs=2, batch_size=1, verbose=0)
-    velocity, steps = model._sgd.get_flat_state()
+    state, steps = model._opt.get_flat_state()
     assert steps == 1500
-    return np.concatenate([model._net.get_flat_params(), velocity])
+    return np.concatenate([model._net.get_flat_params(), state["momentum_buffer"]])
 
 
 def test_flushing_is_the_default():

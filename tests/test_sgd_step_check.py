@@ -14,7 +14,7 @@ def model_and_sgd(lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0):
     m = mc.Sequential([mc.Dense(300, input_dim=233)], seed=0)
     m.compile(loss="mse", optimizer=mc.SGD(lr=lr, momentum=momentum, nesterov=nesterov,
                                            weight_decay=weight_decay))
-    return m, m._ensure_sgd()
+    return m, m._ensure_optimizer()
 
 
 def reference_step(p, g, v, lr, momentum, nesterov, weight_decay, first):
@@ -37,6 +37,7 @@ def test_finite_steps_are_applied_as_sgd(isa, rng, nesterov, weight_decay):
         assert sgd.step_if_finite(m._net, g)
         want_p, want_v = reference_step(p, g, v, 0.1, 0.9, nesterov, weight_decay, step == 0)
         got_v, steps = sgd.get_flat_state()
+        got_v = got_v["momentum_buffer"]
         np.testing.assert_allclose(m._net.get_flat_params(), want_p, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(got_v, want_v, rtol=1e-5, atol=1e-6)
         assert steps == step + 1
@@ -45,7 +46,7 @@ def test_finite_steps_are_applied_as_sgd(isa, rng, nesterov, weight_decay):
 
 def state(m, sgd):
     velocity, steps = sgd.get_flat_state()
-    return m._net.get_flat_params(), velocity, steps
+    return m._net.get_flat_params(), velocity.get("momentum_buffer", np.zeros(0, np.float32)), steps
 
 
 def assert_unchanged(before, after):

@@ -15,6 +15,8 @@
 #include "busy.h"
 #include "model.h"
 #include "ops.h"
+#include "optimizers.h"
+#include "mlpcore/optimizer.h"
 #include "mlpcore/backend.h"
 
 namespace mlpcore::bindings {
@@ -146,32 +148,83 @@ FloatArray gather_rows_py(const BackendHandle& self, const py::handle& x_obj, co
   return download_array<float>(out, nullptr, {static_cast<py::ssize_t>(idx.size()), x.shape(1)});
 }
 
+// One update under the divergence rule on copies of the arrays: runs `u` (its
+// settings filled in) with the given state slots (None: the slot is off) and
+// returns (params, [state or None, ...], applied).
+py::tuple run_update(const Backend& backend, OptimizerUpdate u, const py::handle& p_obj, const py::handle& g_obj,
+                     const py::list& state_objs) {
+  FloatArray p = as_floats("params", p_obj, 1), g = as_floats("grads", g_obj, 1);
+  if (g.size() != p.size()) throw py::value_error("grads: expected the shape of params " + shape_str(p));
+  if (state_objs.size() != static_cast<std::size_t>(kMaxStates)) {
+    throw py::value_error("state: expected " + std::to_string(kMaxStates) + " slots (arrays or None)");
+  }
+  const std::size_t n = p.size();
+  auto dp = uploaded(backend, p.data(), n), dg = uploaded(backend, g.data(), n);
+  std::vector<DeviceBuffer<float>> states;
+  states.reserve(kMaxStates);
+  for (int k = 0; k < kMaxStates; ++k) {
+    if (state_objs[k].is_none()) {
+      states.emplace_back(backend, 0);
+      continue;
+    }
+    const std::string name = "state[" + std::to_string(k) + "]";
+    FloatArray s = as_floats(name.c_str(), state_objs[k], 1);
+    if (s.size() != p.size()) throw py::value_error(name + ": expected the shape of params " + shape_str(p));
+    states.push_back(uploaded(backend, s.data(), n));
+    u.state[k] = states.back().data();
+  }
+  DeviceBuffer<Verdict> verdict(backend, 1);
+  Verdict code = 0;
+  {
+    NativeSection native;
+    const std::vector<DecaySpan> spans = decay_spans({}, n, backend.update_piece);
+    UpdateGuard guard;
+    u.spans = &spans;
+    u.size = n;
+    u.params = dp.data();
+    u.grads = dg.data();
+    backend.optimizer_update(u, guard, verdict.data(), verdict_code(0, Divergence::update));
+    verdict.download(&code, 1);
+  }
+  py::list out_states;
+  for (int k = 0; k < kMaxStates; ++k) {
+    out_states.append(u.state[k] ? py::object(download_array<float>(states[k], nullptr, shape_of(p))) : py::none());
+  }
+  return py::make_tuple(download_array<float>(dp, nullptr, shape_of(p)), out_states, code == 0);
+}
+
 // One checked SGD update on copies of the arrays: (params, velocity, applied).
 py::tuple sgd_update_py(const BackendHandle& self, const py::handle& p_obj, const py::handle& g_obj,
                         const py::handle& v_obj, const py::handle& lr, const py::handle& momentum,
                         const py::handle& dampening, const py::handle& weight_decay, const py::handle& nesterov,
                         const py::handle& first_obj) {
-  const Backend& backend = *self.backend;
-  FloatArray p = as_floats("params", p_obj, 1), g = as_floats("grads", g_obj, 1), v = as_floats("velocity", v_obj, 1);
-  if (g.size() != p.size() || v.size() != p.size()) {
-    throw py::value_error("grads, velocity: expected the shape of params " + shape_str(p));
-  }
-  const SgdConfig c = make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
-  const bool first = bool_arg("first_step", first_obj);
-  auto dp = uploaded(backend, p.data(), p.size()), dg = uploaded(backend, g.data(), g.size()),
-       dv = uploaded(backend, v.data(), v.size());
-  DeviceBuffer<Verdict> verdict(backend, 1);
-  Verdict code = 0;
-  {
-    NativeSection native;
-    const std::vector<DecaySpan> spans = decay_spans({}, p.size(), backend.update_piece);
-    UpdateGuard guard;
-    SgdUpdate u{c, &spans, static_cast<std::size_t>(p.size()), dp.data(), dg.data(), dv.data(), first};
-    backend.sgd_update(u, guard, verdict.data(), verdict_code(0, Divergence::update));
-    verdict.download(&code, 1);
-  }
-  return py::make_tuple(download_array<float>(dp, nullptr, shape_of(p)), download_array<float>(dv, nullptr, shape_of(p)),
-                        code == 0);
+  OptimizerUpdate u;
+  u.kind = OptimizerKind::sgd;
+  u.sgd = make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
+  u.first_step = bool_arg("first_step", first_obj);
+  py::list states;
+  states.append(v_obj);
+  states.append(py::none());
+  states.append(py::none());
+  const py::tuple r = run_update(*self.backend, u, p_obj, g_obj, states);
+  return py::make_tuple(r[0], py::list(r[1])[0], r[2]);
+}
+
+// One checked Adam / AdamW update (step: its number, 1 for the first): (params, [exp_avg, exp_avg_sq,
+// max_exp_avg_sq or None], applied).
+py::tuple adam_update_py(const BackendHandle& self, const py::handle& p, const py::handle& g, const py::handle& m,
+                         const py::handle& v, const py::handle& vmax, const py::handle& lr, const py::handle& betas,
+                         const py::handle& eps, const py::handle& weight_decay, const py::handle& decoupled,
+                         const py::handle& step) {
+  OptimizerUpdate u;
+  u.kind = OptimizerKind::adam;
+  const AdamConfig c = make_adam_config(lr, betas, eps, weight_decay, py::bool_(!vmax.is_none()), decoupled);
+  u.adam = adam_step_scalars(c, static_cast<std::uint64_t>(int_arg("step", step, 1, 1LL << 62)));
+  py::list states;
+  states.append(m);
+  states.append(v);
+  states.append(vmax);
+  return run_update(*self.backend, u, p, g, states);
 }
 
 float max_abs_py(const BackendHandle& self, const py::handle& x_obj) {
@@ -225,6 +278,10 @@ void bind_backend_ops(py::module_& m) {
            py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f, py::arg("weight_decay") = 0.0f,
            py::arg("nesterov") = false, py::arg("first_step") = true,
            "One update under the divergence rule on copies: (params, velocity, applied).")
+      .def("adam_update", &adam_update_py, py::arg("params"), py::arg("grads"), py::arg("exp_avg"),
+           py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"), py::arg("lr"), py::arg("betas"), py::arg("eps"),
+           py::arg("weight_decay"), py::arg("decoupled"), py::arg("step"),
+           "One Adam / AdamW update under the divergence rule on copies: (params, state slots, applied).")
       .def("max_abs", &max_abs_py, py::arg("x"))
       .def("time_sgemm", &time_sgemm_py, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("trans_a") = false,
            py::arg("trans_b") = false, py::arg("repeats") = 10, py::arg("bias") = false,

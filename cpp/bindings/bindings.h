@@ -8,7 +8,8 @@ namespace mlpcore::bindings {
 
 void bind_ops(pybind11::module_& m);    // ops.cpp: kernels on numpy arrays
 void bind_optimizers(pybind11::module_& m);  // optimizers.cpp: optimizer updates, settings checks
-void bind_model(pybind11::module_& m);  // model.cpp: Network, Sgd, Trainer, evaluate, ...
+void bind_model(pybind11::module_& m);  // model.cpp: Network, Trainer, evaluate, ...
+void bind_optimizer_state(pybind11::module_& m);  // optimizer_state.cpp: Optimizer (any kind), Sgd
 void bind_backend_ops(pybind11::module_& m);  // backend_ops.cpp: mlpcore._core.Backend
 
 }  // namespace mlpcore::bindings

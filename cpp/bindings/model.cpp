@@ -1,4 +1,4 @@
-// mlpcore._core's model: Network, Sgd, Trainer, StepThreads, evaluate and
+// mlpcore._core's model: Network, Trainer, StepThreads, evaluate and
 // loss_gradients, on the device each is given. Glue only: arguments are
 // checked, the model is guarded against conflicting use, the GIL is released
 // around the core's work, and state crosses to the host only when asked.
@@ -23,103 +23,14 @@
 #include "mlpcore/gradients.h"
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
-#include "mlpcore/sgd.h"
+#include "flat_pairs.h"
+#include "mlpcore/optimizer.h"
 #include "mlpcore/step_threads.h"
 #include "mlpcore/trainer.h"
 
 namespace mlpcore::bindings {
 
 namespace {
-
-// ---------------------------------------------------------------- the flat buffers
-// Parameters, gradients and the momentum buffer are flat buffers laid out as the
-// network's parameters; Python sees them as a list of (W, b) pairs (so files do
-// not depend on the flat buffer's padding) or, for cheap snapshots within one
-// process, as the flat buffer itself.
-
-// The (W, b) pairs of a buffer laid out as `net`'s parameters, as new arrays
-// filled straight from the buffer's memory (no copy of the whole buffer).
-py::list pairs_from_flat(const Network& net, const DeviceBuffer<float>& flat) {
-  py::list out;
-  for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    FloatArray w({net.fan_in(l), net.fan_out(l)});
-    FloatArray b(std::vector<py::ssize_t>{static_cast<py::ssize_t>(net.fan_out(l))});
-    float *pw = w.mutable_data(), *pb = b.mutable_data();
-    const std::size_t nw = w.size(), nb = b.size();
-    {
-      NativeSection native;
-      flat.download_range(net.weight_offset(l), pw, nw);
-      flat.download_range(net.bias_offset(l), pb, nb);
-    }
-    out.append(py::make_tuple(w, b));
-  }
-  return out;
-}
-
-// How two errors are worded: set_params names W or b alone and says how many
-// items a pair had; set_state (the momentum buffer) shows both shapes at once.
-enum class PairWording { per_array, per_pair };
-
-// (W, b) pairs from Python, checked against `net`'s layers (count, shapes,
-// finite values) and kept alive until copied into a flat buffer by
-// flat_from_pairs. `name` is the argument ("weights", "velocity").
-std::vector<std::pair<FloatArray, FloatArray>> check_pairs(const Network& net, const char* name,
-                                                           const py::handle& obj, PairWording wording) {
-  const py::list layers = list_arg(name, obj);
-  if (layers.size() != net.num_layers()) {
-    throw py::value_error(std::string(name) + ": expected " + std::to_string(net.num_layers()) +
-                          " (W, b) pairs, got " + std::to_string(layers.size()));
-  }
-  std::vector<std::pair<FloatArray, FloatArray>> checked;
-  for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    const std::string where = std::string(name) + "[" + std::to_string(l) + "]";
-    if (!py::isinstance<py::list>(layers[l]) && !py::isinstance<py::tuple>(layers[l])) {
-      throw py::type_error(where + ": expected a (W, b) pair, got " + type_name(layers[l]));
-    }
-    const py::list pair = py::reinterpret_steal<py::list>(PySequence_List(layers[l].ptr()));
-    if (pair.size() != 2) {
-      throw py::value_error(where + ": expected a (W, b) pair" +
-                            (wording == PairWording::per_array ? ", got " + std::to_string(pair.size()) + " items"
-                                                               : std::string()));
-    }
-    FloatArray w = as_floats((where + "[0]").c_str(), pair[0], 2), b = as_floats((where + "[1]").c_str(), pair[1], 1);
-    const bool w_ok = static_cast<std::size_t>(w.shape(0)) == net.fan_in(l) &&
-                      static_cast<std::size_t>(w.shape(1)) == net.fan_out(l);
-    const bool b_ok = static_cast<std::size_t>(b.shape(0)) == net.fan_out(l);
-    const std::string w_shape = "(" + std::to_string(net.fan_in(l)) + ", " + std::to_string(net.fan_out(l)) + ")";
-    const std::string b_shape = "(" + std::to_string(net.fan_out(l)) + ",)";
-    if (wording == PairWording::per_array) {
-      if (!w_ok) throw py::value_error(where + "[0]: expected W of shape " + w_shape + ", got " + shape_str(w));
-      if (!b_ok) throw py::value_error(where + "[1]: expected b of shape " + b_shape + ", got " + shape_str(b));
-    } else if (!w_ok || !b_ok) {
-      throw py::value_error(where + ": expected shapes " + w_shape + " and " + b_shape + ", got " + shape_str(w) +
-                            " and " + shape_str(b));
-    }
-    require_finite((where + "[0]").c_str(), w);
-    require_finite((where + "[1]").c_str(), b);
-    checked.emplace_back(w, b);
-  }
-  return checked;
-}
-
-// Copies checked pairs into a buffer laid out as `net`'s parameters (padding untouched).
-void flat_from_pairs(const Network& net, const std::vector<std::pair<FloatArray, FloatArray>>& pairs,
-                     DeviceBuffer<float>& flat) {
-  NativeSection native;
-  for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    flat.upload_range(net.weight_offset(l), pairs[l].first.data(), pairs[l].first.size());
-    flat.upload_range(net.bias_offset(l), pairs[l].second.data(), pairs[l].second.size());
-  }
-}
-
-// The first n values of a flat buffer, as a new 1-d array.
-FloatArray flat_array(const DeviceBuffer<float>& flat, std::size_t n) {
-  FloatArray out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(n)});
-  float* host = out.mutable_data();
-  NativeSection native;
-  flat.download(host, n);
-  return out;
-}
 
 // ---------------------------------------------------------------- Network
 
@@ -211,96 +122,6 @@ void network_to(Network& net, const py::handle& device_obj) {
   net.to(backend);
 }
 
-// ---------------------------------------------------------------- Sgd
-
-std::unique_ptr<Sgd> make_sgd(const Network& net, const py::handle& lr, const py::handle& momentum,
-                              const py::handle& dampening, const py::handle& weight_decay, const py::handle& nesterov,
-                              const py::handle& decay_bias) {
-  const SgdConfig c = make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
-  const bool decay_biases = bool_arg("decay_bias", decay_bias);
-  require_memory(net.backend(), "network", 4.0 * static_cast<double>(net.param_count()), "the momentum buffer");
-  auto sgd = std::make_unique<Sgd>(c, net.param_count(), net.backend());
-  if (!decay_biases) sgd->set_decay_exempt(net.bias_ranges());
-  return sgd;
-}
-
-// The optimizer's state, for save/load: the momentum buffer as the network's
-// (W, b) pairs and the step count.
-py::tuple sgd_state(Sgd& sgd, const Network& net) {
-  require_same_size("network", sgd.size(), net.param_count());
-  Use use(&sgd, false, "optimizer state");
-  return py::make_tuple(pairs_from_flat(net, sgd.velocity_buffer()), sgd.steps());
-}
-
-void set_sgd_state(Sgd& sgd, const Network& net, const py::handle& velocity_obj, const py::handle& steps_obj) {
-  require_same_size("network", sgd.size(), net.param_count());
-  const auto steps = static_cast<std::size_t>(int_arg("steps", steps_obj, 0, (1LL << 62)));
-  const auto checked = check_pairs(net, "velocity", velocity_obj, PairWording::per_pair);
-  Use use(&sgd, true, "optimizer state");
-  {
-    NativeSection native;
-    sgd.velocity_buffer().fill_zero();
-  }
-  flat_from_pairs(net, checked, sgd.velocity_buffer());
-  sgd.parameters_changed();
-  sgd.set_steps(steps);
-}
-
-// The flat momentum buffer, for cheap snapshots within one process.
-FloatArray flat_velocity(Sgd& sgd) {
-  Use use(&sgd, false, "optimizer state");
-  return flat_array(sgd.velocity_buffer(), sgd.size());
-}
-
-void set_flat_velocity(Sgd& sgd, const py::handle& obj, const py::handle& steps_obj) {
-  FloatArray v = flat_arg("velocity", obj, sgd.size());
-  require_finite("velocity", v);
-  const auto steps = static_cast<std::size_t>(int_arg("steps", steps_obj, 0, (1LL << 62)));
-  Use use(&sgd, true, "optimizer state");
-  const float* host = v.data();
-  {
-    NativeSection native;
-    sgd.upload_velocity(host);
-  }
-  sgd.set_steps(steps);
-}
-
-bool sgd_state_finite(Sgd& sgd) {
-  Use use(&sgd, false, "optimizer state");
-  const FloatArray v = flat_array(sgd.velocity_buffer(), sgd.size());
-  return all_finite(v.data(), sgd.size());
-}
-
-void sgd_to(Sgd& sgd, const py::handle& device_obj) {
-  const Backend& backend = parse_device(device_obj);
-  require_memory(backend, "device", 4.0 * static_cast<double>(sgd.size()), "the momentum buffer");
-  Use use(&sgd, true, "to");
-  NativeSection native;
-  sgd.to(backend);
-}
-
-// One SGD step from the given gradients, applied only if it and its results are
-// finite (the trainer's per-step rule, exposed for tests). Returns whether it was.
-bool sgd_step_if_finite(Sgd& sgd, Network& net, const py::handle& grads_obj) {
-  require_same_size("network", sgd.size(), net.param_count());
-  if (&sgd.backend() != &net.backend()) throw py::value_error("network: on another device than the optimizer");
-  FloatArray g = flat_arg("grads", grads_obj, sgd.size());
-  Use use_net(&net, true, "step_if_finite");
-  Use use_sgd(&sgd, true, "optimizer state");
-  const float* host = g.data();
-  NativeSection native;
-  const Backend& backend = net.backend();
-  backend.upload(net.grads(), host, sgd.size() * sizeof(float));
-  DeviceBuffer<Verdict> verdict(backend, 1);
-  sgd.parameters_changed();  // the weights may have been set since the last step
-  const std::size_t steps = sgd.steps();
-  sgd.update(net.params(), net.grads(), verdict.data(), verdict_code(0, Divergence::update));
-  Verdict v = 0;
-  verdict.download(&v, 1);
-  sgd.set_steps(v == 0 ? steps + 1 : steps);
-  return v == 0;
-}
-
 // ---------------------------------------------------------------- Trainer, evaluate
 
 // A Trainer with the checked arrays of the data it was given: where the backend
@@ -310,7 +131,7 @@ struct BoundTrainer {
   std::optional<CheckedData> data;
 };
 
-std::unique_ptr<BoundTrainer> make_trainer(Network& net, Sgd& sgd, const py::handle& loss_obj,
+std::unique_ptr<BoundTrainer> make_trainer(Network& net, Optimizer& sgd, const py::handle& loss_obj,
                                            const py::handle& batch_obj) {
   const LossKind loss = parse_loss(loss_obj);
   const auto batch = static_cast<std::size_t>(int_arg("batch_size", batch_obj, 1, kMaxSize));
@@ -407,14 +228,6 @@ py::tuple loss_gradients_py(Network& net, const py::handle& loss_name, const py:
 
 }  // namespace
 
-SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
-                          const py::handle& weight_decay, const py::handle& nesterov) {
-  SgdConfig c{float_arg("lr", lr), float_arg("momentum", momentum), float_arg("dampening", dampening),
-              float_arg("weight_decay", weight_decay), bool_arg("nesterov", nesterov)};
-  validate(c);
-  return c;
-}
-
 void require_same_size(const char* name, std::size_t optimizer_size, std::size_t param_count) {
   if (optimizer_size != param_count) {
     throw py::value_error(std::string(name) + ": this optimizer was made for a network of " +
@@ -436,12 +249,6 @@ py::dict stats_dict(const EpochStats& s) {
 }
 
 void bind_model(py::module_& m) {
-  m.def("check_sgd", [](const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
-                        const py::handle& weight_decay, const py::handle& nesterov) {
-    make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
-  }, py::arg("lr"), py::arg("momentum"), py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"),
-        "Raises what Sgd(...) would for these settings: types and ranges are checked in one place.");
-
   py::class_<Network>(m, "Network")
       .def(py::init(&make_network), py::arg("input_dim"), py::arg("units"), py::arg("activations"),
            py::arg("inits"), py::arg("seed"), py::arg("device") = "cpu")
@@ -457,28 +264,6 @@ void bind_model(py::module_& m) {
       .def("set_flat_params", &set_flat_params, py::arg("params"))
       .def("weights_squared_norm", &weights_squared_norm)
       .def("predict", &predict_py, py::arg("X"), py::arg("transform") = "none");
-
-  py::class_<Sgd>(m, "Sgd")
-      .def(py::init(&make_sgd),
-           py::arg("network"), py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f,
-           py::arg("weight_decay") = 0.0f, py::arg("nesterov") = false, py::arg("decay_bias") = true)
-      .def("set_lr", [](Sgd& s, const py::handle& lr) {
-        SgdConfig c = s.config();
-        c.lr = float_arg("lr", lr);
-        validate(c);
-        Use use(&s, true, "set_lr");
-        s.set_config(c);
-      }, py::arg("lr"))
-      .def("get_state", &sgd_state, py::arg("network"))
-      .def("set_state", &set_sgd_state, py::arg("network"), py::arg("velocity"), py::arg("steps"))
-      .def("get_flat_state", [](Sgd& s) { return py::make_tuple(flat_velocity(s), s.steps()); })
-      .def("set_flat_state", &set_flat_velocity, py::arg("velocity"), py::arg("steps"))
-      .def("step_if_finite", &sgd_step_if_finite, py::arg("network"), py::arg("grads"))
-      .def("state_finite", &sgd_state_finite)
-      .def_property_readonly("device", [](const Sgd& s) { return std::string(device_name(s.backend().device)); })
-      .def("to", &sgd_to, py::arg("device"), "Moves the momentum buffer to the device's memory.")
-      .def_property_readonly("size", &Sgd::size)
-      .def_property_readonly("steps", &Sgd::steps);
 
   py::class_<BoundTrainer>(m, "Trainer")
       .def(py::init(&make_trainer), py::arg("network"), py::arg("sgd"), py::arg("loss"), py::arg("batch_size"),

@@ -1,5 +1,6 @@
-// What the model bindings (model.cpp) share: the optimizer's argument checks,
-// and an epoch run with the GIL released and Ctrl-C honoured, its stats as a dict.
+// What the model bindings (model.cpp, optimizer_state.cpp) share: the size
+// check, and an epoch run with the GIL released and Ctrl-C honoured, its stats
+// as a dict.
 #pragma once
 
 #include <pybind11/functional.h>
@@ -10,16 +11,12 @@
 
 #include "busy.h"
 #include "mlpcore/float_env.h"
-#include "mlpcore/sgd.h"
+#include "mlpcore/optimizer.h"
 #include "mlpcore/trainer.h"
 
 namespace mlpcore::bindings {
 
 namespace py = pybind11;
-
-// Sgd's settings from Python values, checked (types and the core's ranges).
-SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
-                          const py::handle& weight_decay, const py::handle& nesterov);
 
 // An optimizer is made for one network: `name` is the argument that does not match.
 void require_same_size(const char* name, std::size_t optimizer_size, std::size_t param_count);

@@ -180,5 +180,6 @@ PYBIND11_MODULE(_core, m) {
   bind_ops(m);
   bind_optimizers(m);
   bind_model(m);
+  bind_optimizer_state(m);
   bind_backend_ops(m);
 }

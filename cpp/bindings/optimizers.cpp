@@ -18,6 +18,14 @@
 
 namespace mlpcore::bindings {
 
+SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
+                          const py::handle& weight_decay, const py::handle& nesterov) {
+  SgdConfig c{float_arg("lr", lr), float_arg("momentum", momentum), float_arg("dampening", dampening),
+              float_arg("weight_decay", weight_decay), bool_arg("nesterov", nesterov)};
+  validate(c);
+  return c;
+}
+
 AdamConfig make_adam_config(const py::handle& lr, const py::handle& betas, const py::handle& eps,
                             const py::handle& weight_decay, const py::handle& amsgrad, const py::handle& decoupled) {
   if (!py::isinstance<py::tuple>(betas) && !py::isinstance<py::list>(betas)) {
@@ -205,6 +213,12 @@ void adagrad_step_py(const py::handle& param, const py::handle& grad, const py::
 }  // namespace
 
 void bind_optimizers(py::module_& m) {
+  m.def("check_sgd", [](const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
+                        const py::handle& weight_decay, const py::handle& nesterov) {
+    make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
+  }, py::arg("lr"), py::arg("momentum"), py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"),
+        "Raises what Sgd(...) would for these settings: types and ranges are checked in one place.");
+
   m.def("check_adam", [](const py::handle& lr, const py::handle& betas, const py::handle& eps,
                          const py::handle& weight_decay, const py::handle& amsgrad, const py::handle& decoupled) {
     make_adam_config(lr, betas, eps, weight_decay, amsgrad, decoupled);

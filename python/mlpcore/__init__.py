@@ -10,7 +10,7 @@ from .history import History
 from .layers import Dense
 from .io import ModelFileError
 from .models import ModelBusyError, NotBuiltError, Sequential
-from .optimizers import SGD
+from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from .plotting import plot_history
 
 __version__ = _core.__version__
@@ -71,5 +71,5 @@ def set_isa(name: str) -> None:
 
 
 __all__ = ["Dense", "DeviceUnavailableError", "GradcheckError", "GradcheckReport", "History", "ModelBusyError", "ModelFileError", "NotBuiltError",
-           "SGD", "Sequential", "callbacks", "config", "cuda_available", "get_num_threads", "gradcheck", "load", "onnx", "ops",
+           "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Sequential", "callbacks", "config", "cuda_available", "get_num_threads", "gradcheck", "load", "onnx", "ops",
            "plot_history", "set_flush_denormal", "set_isa", "set_num_threads", "__version__"]

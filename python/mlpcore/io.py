@@ -9,7 +9,7 @@ The format is plain data that executes nothing when read:
 bytes      content
 =========  ==========================================================
 8          magic ``b"MLPCORE\\0"``
-4          format version, little-endian uint32 (currently 1)
+4          format version, little-endian uint32 (currently 2; 1 is still read)
 8          header length H, little-endian uint64
 H          header: UTF-8 JSON object (see below)
 ...        the arrays named in the header, in order, each little-endian
@@ -19,11 +19,15 @@ H          header: UTF-8 JSON object (see below)
 
 The header holds the architecture (``input_dim``, ``layers``: units,
 activation, init), ``seed``, ``loss``, the optimizer's configuration
-(``optimizer``) and step count (``optimizer_steps``), the training progress
-(``epochs_done``) and ``arrays``: a list of ``{"name", "shape"}``. The arrays
-are each layer's weights and bias (``layers/<i>/W``, ``layers/<i>/b``) and,
-once the model has trained, the optimizer's momentum buffer in the same layout
-(``optimizer/<i>/W``, ``optimizer/<i>/b``).
+(``optimizer_kind``: "sgd", "adam", "adamw", "rmsprop" or "adagrad", and
+``optimizer``: its settings) and step count (``optimizer_steps``), the training
+progress (``epochs_done``) and ``arrays``: a list of ``{"name", "shape"}``. The
+arrays are each layer's weights and bias (``layers/<i>/W``, ``layers/<i>/b``)
+and, once the model has trained, each optimizer state buffer in the same layout
+(``optimizer/<name>/<i>/W``, ``optimizer/<name>/<i>/b``, with torch.optim's
+state names: ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ...).
+Version 1 files (SGD only: no ``optimizer_kind``, the momentum buffer as
+``optimizer/<i>/W``) still load.
 
 Files are written atomically (a temporary file in the same folder, flushed to
 disk, then renamed over the target), so a crash mid-save leaves any previous
@@ -44,7 +48,8 @@ import tempfile
 import numpy as np
 
 MAGIC = b"MLPCORE\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _PREFIX = struct.Struct("<8sIQ")  # magic, version, header length
 _DIGEST = 32
 _MAX_LAYERS = 10_000
@@ -161,8 +166,9 @@ def _parse(data: bytes, where: str):
     magic, version, header_len = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         bad("wrong magic number (not written by mlpcore.save)")
-    if version != FORMAT_VERSION:
-        bad(f"format version {version}; this mlpcore reads version {FORMAT_VERSION} (a newer mlpcore wrote it?)")
+    if version not in READABLE_VERSIONS:
+        bad(f"format version {version}; this mlpcore reads versions {', '.join(map(str, READABLE_VERSIONS))} "
+            f"(a newer mlpcore wrote it?)")
     body, digest = data[:-_DIGEST], data[-_DIGEST:]
     if hashlib.sha256(body).digest() != digest:
         bad("checksum mismatch: the file is truncated or corrupted")

@@ -8,12 +8,11 @@ import time
 
 import numpy as np
 
-from . import _core, devices, io, losses
+from . import _core, devices, io, losses, optimizers
 from ._checks import finite_matrix, non_negative_int, numeric_array, positive_int, seed_value
 from .callbacks import CallbackList, ProgressBar
 from .history import History
 from .layers import Dense
-from .optimizers import SGD
 
 
 class NotBuiltError(ValueError):
@@ -54,7 +53,7 @@ class Sequential:
         self._net_activations = None  # the activations _net was built with
         self._loss = None
         self._optimizer = None
-        self._sgd = None
+        self._opt = None  # the native optimizer (state on the model's device), once training needs it
         self._trainer = None
         self._trainer_key = None
         self.epochs_done = 0
@@ -122,7 +121,7 @@ class Sequential:
         self._net_activations = self._native_activations()
         self._net = _core.Network(input_dim, [l.units for l in self.layers], self._net_activations,
                                   [l.init for l in self.layers], self.seed, self._device)
-        self._sgd = None
+        self._opt = None
         self._trainer = None
 
     # ------------------------------------------------------------------ device
@@ -138,16 +137,16 @@ class Sequential:
         self._require_idle("to")
         if self._net is not None:
             self._net.to(device)
-        if self._sgd is not None:
-            self._sgd.to(device)
+        if self._opt is not None:
+            self._opt.to(device)
         self._trainer = None  # its workspaces were on the old device
         self._device = device
         return self
 
     @property
     def optimizer(self):
-        """The SGD given to compile (None before); set ``optimizer.lr`` to change
-        the learning rate between epochs."""
+        """The optimizer given to compile (None before); set ``optimizer.lr`` to
+        change the learning rate between epochs."""
         return self._optimizer
 
     def _require_built(self, what: str):
@@ -159,17 +158,14 @@ class Sequential:
     # ------------------------------------------------------------------ training
     def compile(self, loss="cross_entropy", optimizer=None, metrics=None) -> None:
         """Choose the loss ("mse", "cross_entropy", "binary_cross_entropy" or a
-        Keras name) and the optimizer (an SGD, or "sgd" for SGD's defaults).
+        Keras name) and the optimizer (mlpcore.SGD, Adam, AdamW, RMSprop, Adagrad,
+        or one of their names, "sgd", "adam", ..., for its defaults).
         Accuracy is reported for the classification losses; ``metrics`` is
         accepted for Keras compatibility."""
         self._require_idle("compile")
         self._loss = losses.resolve(loss)
-        if optimizer is None or (isinstance(optimizer, str) and optimizer.lower() == "sgd"):
-            optimizer = SGD()
-        if not isinstance(optimizer, SGD):
-            raise TypeError(f"optimizer: expected a mlpcore.SGD or 'sgd', got {type(optimizer).__name__}")
-        self._optimizer = optimizer
-        self._sgd = None
+        self._optimizer = optimizers.resolve(optimizer)
+        self._opt = None
         self._trainer = None
         # Also validates softmax placement against the loss.
         activations = self._native_activations() if self.layers else None
@@ -218,23 +214,22 @@ class Sequential:
             raise ValueError("sample_weight: expected finite values >= 0")
         return w
 
-    def _ensure_sgd(self):
-        if self._sgd is None:
+    def _ensure_optimizer(self):
+        if self._opt is None:
             o = self._optimizer
-            self._sgd = _core.Sgd(self._net, o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov,
-                                  o.decay_bias)
+            self._opt = _core.Optimizer(self._net, o.kind, o.get_config(), o.decay_bias)
             self._trainer = None
-        return self._sgd
+        return self._opt
 
     def _ensure_trainer(self, batch_size: int):
-        self._ensure_sgd()
+        self._ensure_optimizer()
         if self._trainer is None or self._trainer.batch_size != batch_size:
-            self._trainer = _core.Trainer(self._net, self._sgd, self._loss, batch_size)
+            self._trainer = _core.Trainer(self._net, self._opt, self._loss, batch_size)
         return self._trainer
 
     def fit(self, X, y, epochs=1, batch_size=32, shuffle=True, validation_data=None, verbose=1,
             sample_weight=None, callbacks=None) -> History:
-        """Train for ``epochs`` passes over (X, y) with minibatch SGD.
+        """Train for ``epochs`` passes over (X, y) with the compiled optimizer.
 
         X: (samples, features), converted once to float32 C order if it is not already.
         y: integer class labels (samples,) or one-hot / probability rows for
@@ -313,16 +308,16 @@ class Sequential:
         self.stop_training = False
         callbacks.on_train_begin()
         progress.on_train_begin()
-        steps_at_epoch_start = self._sgd.steps
+        steps_at_epoch_start = self._opt.steps
         try:
             for _ in range(epochs):
                 if self.stop_training:
                     break
                 epoch = self.epochs_done
-                steps_at_epoch_start = self._sgd.steps
+                steps_at_epoch_start = self._opt.steps
                 callbacks.on_epoch_begin(epoch)
                 progress.on_epoch_begin(epoch)
-                self._sgd.set_lr(self._optimizer.lr)  # a callback may have changed it
+                self._opt.set_lr(self._optimizer.lr)  # a callback may have changed it
                 start = time.perf_counter()
                 try:
                     stats = self._run_epoch(trainer, (shuffle, self.seed, epoch), wait=len(history.epoch) > 0)
@@ -355,7 +350,7 @@ class Sequential:
             if getattr(exc, "history", None) is None:
                 # Ctrl-C landed in Python between native epochs: an epoch that ran but
                 # is not recorded yet counts as a partial one, so steps still add up.
-                steps = self._sgd.steps - steps_at_epoch_start
+                steps = self._opt.steps - steps_at_epoch_start
                 history.interrupted = True
                 history.partial_epoch = {"epoch": self.epochs_done, "steps": steps,
                                          "samples": min(steps * batch_size, rows), "loss": float("nan")}
@@ -435,6 +430,7 @@ class Sequential:
             "input_dim": self._input_dim,
             "layers": [{"units": l.units, "activation": l.activation, "init": l.init} for l in self.layers],
             "loss": self._loss,
+            "optimizer_kind": self._optimizer.kind if self._optimizer is not None else None,
             "optimizer": self._optimizer.get_config() if self._optimizer is not None else None,
             "optimizer_steps": None,
             "epochs_done": self.epochs_done,
@@ -443,11 +439,11 @@ class Sequential:
         if self._net is not None:
             for i, (w, b) in enumerate(self.get_weights()):
                 arrays += [(f"layers/{i}/W", w), (f"layers/{i}/b", b)]
-            if self._sgd is not None:
-                velocity, state["optimizer_steps"] = self._sgd.get_state(self._net)
-                if self._optimizer.momentum != 0.0:  # otherwise the buffer is unused (zeros)
-                    for i, (w, b) in enumerate(velocity):
-                        arrays += [(f"optimizer/{i}/W", w), (f"optimizer/{i}/b", b)]
+            if self._opt is not None:
+                buffers, state["optimizer_steps"] = self._opt.get_state(self._net)
+                for name in self._opt.state_names:
+                    for i, (w, b) in enumerate(buffers[name]):
+                        arrays += [(f"optimizer/{name}/{i}/W", w), (f"optimizer/{name}/{i}/b", b)]
         state["arrays"] = arrays
         return state
 
@@ -470,9 +466,7 @@ class Sequential:
         if (loss is None) != (opt is None):
             raise ValueError("loss, optimizer: a compiled model has both, an uncompiled one neither")
         if loss is not None:
-            if not isinstance(opt, dict):
-                raise TypeError(f"optimizer: expected an object, got {type(opt).__name__}")
-            model.compile(loss=loss, optimizer=SGD(**opt))
+            model.compile(loss=loss, optimizer=optimizers.from_config(state.get("optimizer_kind", "sgd"), opt))
         expected = set()
         if "layers/0/W" in arrays:
             if model._net is None:
@@ -485,13 +479,16 @@ class Sequential:
             if model._net is None or model._optimizer is None:
                 raise ValueError("optimizer_steps: only a built, compiled model has optimizer state")
             steps = non_negative_int("optimizer_steps", steps)
-            sgd = model._ensure_sgd()
-            if model._optimizer.momentum != 0.0:
-                names = [(f"optimizer/{i}/W", f"optimizer/{i}/b") for i in range(len(layers))]
-                expected |= {n for pair in names for n in pair}
-                sgd.set_state(model._net, [(arrays.get(w), arrays.get(b)) for w, b in names], steps)
-            else:
-                sgd.set_flat_state(np.zeros(sgd.size, np.float32), steps)
+            native = model._ensure_optimizer()
+            # Version 1 files (SGD only) named the momentum buffer optimizer/<i>/W.
+            legacy = "optimizer_kind" not in state
+            names = {}
+            for name in native.state_names:
+                prefix = "optimizer" if legacy else f"optimizer/{name}"
+                names[name] = [(f"{prefix}/{i}/W", f"{prefix}/{i}/b") for i in range(len(layers))]
+                expected |= {n for pair in names[name] for n in pair}
+            native.set_state(model._net, {name: [(arrays.get(w), arrays.get(b)) for w, b in pairs]
+                                          for name, pairs in names.items()}, steps)
         if set(arrays) != expected:
             raise ValueError(f"arrays: expected {sorted(expected)}, got {sorted(arrays)}")
         model.epochs_done = non_negative_int("epochs_done", state.get("epochs_done"))

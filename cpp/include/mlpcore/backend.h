@@ -99,11 +99,11 @@ struct Backend {
   double (*squared_norm)(const float* x, const std::vector<std::pair<std::size_t, std::size_t>>& runs);
 
   // ------------------------------------------------------------- optimizers
-  // One SGD update (optimizer_update.h) unless *verdict is already set. A step
-  // whose gradient or results are not finite is not applied: *verdict gets
+  // One optimizer update (optimizer_update.h) unless *verdict is already set. A
+  // step whose gradient or results are not finite is not applied: *verdict gets
   // `code` and nothing changes, so the parameters and state stay those of the
   // last finite step.
-  void (*sgd_update)(const SgdUpdate& update, UpdateGuard& guard, Verdict* verdict, Verdict code);
+  void (*optimizer_update)(const OptimizerUpdate& update, UpdateGuard& guard, Verdict* verdict, Verdict code);
 
   // ------------------------------------------------------------- benchmarks
   // Seconds per sgemm call on random device-resident operands (m x k, k x n),

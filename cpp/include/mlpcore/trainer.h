@@ -13,7 +13,7 @@
 #include "mlpcore/backend.h"
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
-#include "mlpcore/sgd.h"
+#include "mlpcore/optimizer.h"
 #include "mlpcore/step_threads.h"
 
 namespace mlpcore {
@@ -53,10 +53,10 @@ class DeviceDataset {
 
 class Trainer {
  public:
-  Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size);
+  Trainer(Network& net, Optimizer& optimizer, LossKind loss, std::size_t batch_size);
 
   const Network& network() const { return net_; }
-  const Sgd& optimizer() const { return sgd_; }
+  const Optimizer& optimizer() const { return opt_; }
   LossKind loss() const { return loss_; }
   std::size_t batch_size() const { return batch_size_; }
 
@@ -81,7 +81,7 @@ class Trainer {
 
  private:
   Network& net_;
-  Sgd& sgd_;
+  Optimizer& opt_;
   LossKind loss_;
   std::size_t batch_size_;
   std::size_t layer_values_;  // per row: inputs, layer outputs and their derivatives

@@ -62,7 +62,7 @@ const Backend kCuda = {
     gather_rows,
     max_abs,
     squared_norm,
-    sgd_update,
+    optimizer_update,
     time_sgemm,
 };
 

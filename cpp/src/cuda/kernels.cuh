@@ -41,10 +41,10 @@ void gather_rows(std::size_t rows, std::size_t row_bytes, const void* src, const
 float max_abs(std::size_t n, const float* x);
 double squared_norm(const float* x, const std::vector<std::pair<std::size_t, std::size_t>>& runs);
 
-// Backend::sgd_update: a pass that sets the verdict when the gradient or any
-// value the step would produce is not finite, then the update, which the
+// Backend::optimizer_update: a pass that sets the verdict when the gradient or
+// any value the step would produce is not finite, then the update, which the
 // verdict skips (no host synchronisation).
-void sgd_update(const SgdUpdate& update, UpdateGuard& guard, Verdict* verdict, Verdict code);
+void optimizer_update(const OptimizerUpdate& update, UpdateGuard& guard, Verdict* verdict, Verdict code);
 
 // Seconds per call of sgemm on device-resident random operands (CUDA events).
 double time_sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, int repeats,

@@ -9,7 +9,7 @@
 #include "mlpcore/backend.h"
 #include "mlpcore/elementwise.h"
 #include "mlpcore/threads.h"
-#include "sgd_update_cpu.h"
+#include "optimizer_update_cpu.h"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -108,7 +108,7 @@ const Backend kCpu = {
     cpu_gather_rows,
     max_abs,
     cpu_squared_norm,
-    sgd_update_cpu,
+    optimizer_update_cpu,
     /*time_sgemm=*/nullptr,
 };
 

@@ -1,15 +1,8 @@
-#include "mlpcore/sgd.h"
+#include "mlpcore/optimizer.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string>
-
 
 namespace mlpcore {
 
@@ -39,43 +32,133 @@ std::vector<DecaySpan> decay_spans(const std::vector<std::pair<std::size_t, std:
   return spans;
 }
 
-Sgd::Sgd(SgdConfig config, std::size_t param_count, const Backend& backend)
-    : backend_(&backend), config_(config), size_(param_count) {
-  validate(config_);
-  velocity_ = DeviceBuffer<float>(backend, param_count);
+double OptimizerSettings::lr() const {
+  switch (kind) {
+    case OptimizerKind::sgd: return sgd.lr;
+    case OptimizerKind::adam: return adam.lr;
+    case OptimizerKind::rmsprop: return rmsprop.lr;
+    case OptimizerKind::adagrad: return adagrad.lr;
+  }
+  return 0.0;
+}
+
+OptimizerSettings OptimizerSettings::with_lr(double lr) const {
+  OptimizerSettings s = *this;
+  switch (kind) {
+    case OptimizerKind::sgd: s.sgd.lr = static_cast<float>(lr); break;
+    case OptimizerKind::adam: s.adam.lr = lr; break;
+    case OptimizerKind::rmsprop: s.rmsprop.lr = lr; break;
+    case OptimizerKind::adagrad: s.adagrad.lr = lr; break;
+  }
+  validate(s);
+  return s;
+}
+
+void validate(const OptimizerSettings& s) {
+  switch (s.kind) {
+    case OptimizerKind::sgd: validate(s.sgd); break;
+    case OptimizerKind::adam: validate(s.adam); break;
+    case OptimizerKind::rmsprop: validate(s.rmsprop); break;
+    case OptimizerKind::adagrad: validate(s.adagrad); break;
+  }
+}
+
+std::vector<int> state_slots(const OptimizerSettings& s) {
+  switch (s.kind) {
+    case OptimizerKind::sgd: return s.sgd.momentum != 0.0f ? std::vector<int>{0} : std::vector<int>{};
+    case OptimizerKind::adam: return s.adam.amsgrad ? std::vector<int>{0, 1, 2} : std::vector<int>{0, 1};
+    case OptimizerKind::rmsprop: {
+      std::vector<int> slots{0};
+      if (s.rmsprop.centered) slots.push_back(1);
+      if (s.rmsprop.momentum > 0.0) slots.push_back(2);
+      return slots;
+    }
+    case OptimizerKind::adagrad: return {0};
+  }
+  return {};
+}
+
+Optimizer::Optimizer(OptimizerSettings settings, std::size_t param_count, const Backend& backend)
+    : backend_(&backend), settings_(settings), size_(param_count) {
+  validate(settings_);
+  for (int slot : state_slots(settings_)) states_[slot].emplace(backend, param_count);
+  reset_state();
   set_decay_exempt({});
 }
 
-void Sgd::to(const Backend& backend) {
+const char* Optimizer::state_name(int slot) const {
+  static const char* const names[4][kMaxStates] = {
+      {"momentum_buffer", "", ""},
+      {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+      {"square_avg", "grad_avg", "momentum_buffer"},
+      {"sum", "", ""},
+  };
+  return names[static_cast<int>(settings_.kind)][slot];
+}
+
+int Optimizer::state_count() const { return static_cast<int>(state_slots(settings_).size()); }
+
+void Optimizer::reset_state() {
+  for (int slot = 0; slot < kMaxStates; ++slot) {
+    if (!states_[slot]) continue;
+    if (settings_.kind == OptimizerKind::adagrad && settings_.adagrad.initial_accumulator_value != 0.0) {
+      const std::vector<float> first(size_, static_cast<float>(settings_.adagrad.initial_accumulator_value));
+      states_[slot]->upload(first.data(), size_);
+    } else {
+      states_[slot]->fill_zero();
+    }
+  }
+  guard_.reset();
+}
+
+void Optimizer::to(const Backend& backend) {
   if (&backend == backend_) return;
-  std::vector<float> host(size_);
-  download_velocity(host.data());
-  DeviceBuffer<float> velocity(backend, size_);
-  velocity.upload(host.data(), size_);
-  velocity_ = std::move(velocity);
+  for (auto& state : states_) {
+    if (!state) continue;
+    std::vector<float> host(size_);
+    state->download(host.data(), size_);
+    DeviceBuffer<float> moved(backend, size_);
+    moved.upload(host.data(), size_);
+    *state = std::move(moved);
+  }
   backend_ = &backend;
   set_decay_exempt(exempt_);  // the new backend may cut updates into other pieces
   guard_.reset();
 }
 
-void Sgd::set_decay_exempt(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
+void Optimizer::set_decay_exempt(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
   spans_ = decay_spans(ranges, size_, backend_->update_piece);
   exempt_ = ranges;
 }
 
-void Sgd::set_config(const SgdConfig& config) {
-  validate(config);
-  config_ = config;
+void Optimizer::set_settings(const OptimizerSettings& settings) {
+  validate(settings);
+  if (settings.kind != settings_.kind || state_slots(settings) != state_slots(settings_)) {
+    throw std::invalid_argument("optimizer: new settings must keep the kind and its state buffers");
+  }
+  settings_ = settings;
 }
 
-void Sgd::upload_velocity(const float* host) {
-  velocity_.upload(host, size_);
-  guard_.reset();
-}
-
-void Sgd::update(float* params, const float* grads, Verdict* verdict, Verdict code, double gradient_bound) {
-  SgdUpdate u{config_, &spans_, size_, params, grads, velocity_.data(), steps_ == 0, gradient_bound};
-  backend_->sgd_update(u, guard_, verdict, code);
+void Optimizer::update(float* params, const float* grads, Verdict* verdict, Verdict code, double gradient_bound) {
+  OptimizerUpdate u;
+  u.kind = settings_.kind;
+  const std::uint64_t t = steps_ + 1;  // this update's number, as torch counts it
+  switch (settings_.kind) {
+    case OptimizerKind::sgd:
+      u.sgd = settings_.sgd;
+      u.first_step = steps_ == 0;
+      break;
+    case OptimizerKind::adam: u.adam = adam_step_scalars(settings_.adam, t); break;
+    case OptimizerKind::rmsprop: u.rmsprop = rmsprop_step_scalars(settings_.rmsprop); break;
+    case OptimizerKind::adagrad: u.adagrad = adagrad_step_scalars(settings_.adagrad, t); break;
+  }
+  u.spans = &spans_;
+  u.size = size_;
+  u.params = params;
+  u.grads = grads;
+  for (int slot = 0; slot < kMaxStates; ++slot) u.state[slot] = states_[slot] ? states_[slot]->data() : nullptr;
+  u.gradient_bound = gradient_bound;
+  backend_->optimizer_update(u, guard_, verdict, code);
   ++steps_;
 }
 

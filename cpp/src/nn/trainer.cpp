@@ -28,17 +28,17 @@ double Trainer::workspace_bytes_per_row(const Network& net) {
   return 4.0 * (PassWorkspace::floats_per_row(net) + gathered);
 }
 
-Trainer::Trainer(Network& net, Sgd& sgd, LossKind loss, std::size_t batch_size)
-    : net_(net), sgd_(sgd), loss_(loss), batch_size_(batch_size), backend_(net.backend()),
+Trainer::Trainer(Network& net, Optimizer& optimizer, LossKind loss, std::size_t batch_size)
+    : net_(net), opt_(optimizer), loss_(loss), batch_size_(batch_size), backend_(net.backend()),
       pass_(net, batch_size), batch_x_(backend_, batch_size * net.input_dim()),
       batch_dense_(backend_, batch_size * net.output_dim()), batch_weight_(backend_, batch_size),
       batch_labels_(backend_, batch_size), order_(backend_, 0), results_(backend_, 0), verdict_(backend_, 1),
       step_threads_(max_threads()) {
   if (batch_size == 0) throw std::invalid_argument("batch_size: expected a positive integer, got 0");
-  if (sgd.size() != net.param_count()) {
+  if (optimizer.size() != net.param_count()) {
     throw std::invalid_argument("optimizer: its state does not match this network's parameters");
   }
-  if (&sgd.backend() != &backend_) throw std::invalid_argument("optimizer: its state is on another device");
+  if (&optimizer.backend() != &backend_) throw std::invalid_argument("optimizer: its state is on another device");
   layer_values_ = net.input_dim();
   for (std::size_t l = 0; l < net.num_layers(); ++l) layer_values_ += 2 * net.fan_out(l);  // outputs and their derivatives
 }
@@ -55,7 +55,7 @@ void Trainer::load_data(const Dataset& data) {
 EpochStats Trainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_t epoch,
                               const std::function<bool()>& interrupted) {
   if (!has_data()) throw std::logic_error("run_epoch: no data loaded; call load_data first");
-  if (&net_.backend() != &backend_ || &sgd_.backend() != &backend_) {
+  if (&net_.backend() != &backend_ || &opt_.backend() != &backend_) {
     throw std::logic_error("run_epoch: the network or optimizer moved to another device since this trainer was made");
   }
   const Dataset& data = data_.front().view();
@@ -65,8 +65,8 @@ EpochStats Trainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_t ep
     order_.upload(host_order_.data(), data.rows);
   }
   backend_.fill_zero(verdict_.data(), sizeof(Verdict));
-  sgd_.parameters_changed();  // the weights may have been set since the last epoch
-  const std::size_t steps_before = sgd_.steps();
+  opt_.parameters_changed();  // the weights may have been set since the last epoch
+  const std::size_t steps_before = opt_.steps();
   if (step_threads_.max_threads() != max_threads()) step_threads_ = StepThreads(max_threads());
   ThreadCapGuard thread_cap;
 
@@ -121,7 +121,7 @@ EpochStats Trainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_t ep
     double gradient_bound = std::numeric_limits<double>::infinity();
     const bool bound = backend_.host_memory && rows * layer_values_ < net_.param_count();
     net_.backward(x, rows, pass_.acts, pass_.delta.data(), pass_.scratch.data(), bound ? &gradient_bound : nullptr);
-    sgd_.update(net_.params(), net_.grads(), verdict_.data(), verdict_code(issued, Divergence::update),
+    opt_.update(net_.params(), net_.grads(), verdict_.data(), verdict_code(issued, Divergence::update),
                 gradient_bound);
     ++issued;
     if (rows == batch_size_) {  // a last, smaller batch would skew the time per row
@@ -145,7 +145,7 @@ EpochStats Trainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_t ep
   }
   stats.diverged = verdict != 0;
   stats.update_refused = verdict != 0 && verdict_refused_update(verdict);
-  sgd_.set_steps(steps_before + applied);
+  opt_.set_steps(steps_before + applied);
   return stats;
 }
 
