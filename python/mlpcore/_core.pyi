@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
+__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Optimizer', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
 class ModelBusyError(RuntimeError):
     pass
 class NativeError(RuntimeError):
@@ -46,38 +46,8 @@ class Network:
     @property
     def param_count(self) -> int:
         ...
-class Sgd:
-    def __init__(self, network: Network, lr: typing.Any, momentum: typing.Any = 0.0, dampening: typing.Any = 0.0, weight_decay: typing.Any = 0.0, nesterov: typing.Any = False, decay_bias: typing.Any = True) -> None:
-        ...
-    def get_flat_state(self) -> tuple[numpy.typing.NDArray[numpy.float32], int]:
-        ...
-    def get_state(self, network: Network) -> tuple:
-        ...
-    def set_flat_state(self, velocity: typing.Any, steps: typing.Any) -> None:
-        ...
-    def set_lr(self, lr: typing.Any) -> None:
-        ...
-    def set_state(self, network: Network, velocity: typing.Any, steps: typing.Any) -> None:
-        ...
-    def state_finite(self) -> bool:
-        ...
-    def step_if_finite(self, network: Network, grads: typing.Any) -> bool:
-        ...
-    def to(self, device: typing.Any) -> None:
-        """
-        Moves the momentum buffer to the device's memory.
-        """
-    @property
-    def device(self) -> str:
-        ...
-    @property
-    def size(self) -> int:
-        ...
-    @property
-    def steps(self) -> int:
-        ...
 class Trainer:
-    def __init__(self, network: Network, sgd: Sgd, loss: typing.Any, batch_size: typing.Any) -> None:
+    def __init__(self, network: Network, sgd: ..., loss: typing.Any, batch_size: typing.Any) -> None:
         ...
     def load_data(self, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None) -> None:
         """
@@ -106,6 +76,48 @@ class StepThreads:
     @property
     def max_threads(self) -> int:
         ...
+class Optimizer:
+    """
+    An optimizer of any kind for one network, on the network's device.
+    """
+    def __init__(self, network: Network, kind: typing.Any, config: typing.Any, decay_bias: typing.Any = True) -> None:
+        ...
+    def get_flat_state(self) -> tuple:
+        ...
+    def get_state(self, network: Network) -> tuple:
+        ...
+    def set_flat_state(self, state: typing.Any, steps: typing.Any) -> None:
+        ...
+    def set_lr(self, lr: typing.Any) -> None:
+        ...
+    def set_state(self, network: Network, state: typing.Any, steps: typing.Any) -> None:
+        ...
+    def state_finite(self) -> bool:
+        ...
+    def step_if_finite(self, network: Network, grads: typing.Any) -> bool:
+        ...
+    def to(self, device: typing.Any) -> None:
+        """
+        Moves the state to the device's memory.
+        """
+    @property
+    def device(self) -> str:
+        ...
+    @property
+    def kind(self) -> str:
+        ...
+    @property
+    def lr(self) -> float:
+        ...
+    @property
+    def size(self) -> int:
+        ...
+    @property
+    def state_names(self) -> list[str]:
+        ...
+    @property
+    def steps(self) -> int:
+        ...
 class Backend:
     """
     A device's backend operations on host arrays, for tests.
@@ -114,6 +126,10 @@ class Backend:
         ...
     def activation_backward(self, activation: typing.Any, y: typing.Any, dy: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
         ...
+    def adam_update(self, params: typing.Any, grads: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, max_exp_avg_sq: typing.Any, lr: typing.Any, betas: typing.Any, eps: typing.Any, weight_decay: typing.Any, decoupled: typing.Any, step: typing.Any) -> tuple:
+        """
+        One Adam / AdamW update under the divergence rule on copies: (params, state slots, applied).
+        """
     def batch_loss(self, loss: typing.Any, output: typing.Any, target: typing.Any, sample_weight: typing.Any = None) -> tuple:
         """
         (mean loss, gradient, correct predictions, diverged) of one batch.
@@ -137,6 +153,10 @@ class Backend:
     @property
     def device(self) -> str:
         ...
+def Sgd(network: Network, lr: typing.Any, momentum: typing.Any = 0.0, dampening: typing.Any = 0.0, weight_decay: typing.Any = 0.0, nesterov: typing.Any = False, decay_bias: typing.Any = True) -> Optimizer:
+    """
+    An SGD Optimizer (torch.optim.SGD's settings).
+    """
 def _derive_blocking(isa: str, l1d: typing.SupportsInt | typing.SupportsIndex, l2: typing.SupportsInt | typing.SupportsIndex, l3: typing.SupportsInt | typing.SupportsIndex, l2_cores: typing.SupportsInt | typing.SupportsIndex = 1, l3_cores: typing.SupportsInt | typing.SupportsIndex = 1) -> dict:
     """
     For tests: the caches in use and the blocking derived for an ISA's table from the given cache sizes in bytes (0: unknown) and the cores sharing L2 and L3.
