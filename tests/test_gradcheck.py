@@ -14,7 +14,7 @@ import pytest
 import mlpcore as mc
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "identity"]
-LOSSES = ["mse", "cross_entropy", "binary_cross_entropy"]
+LOSSES = ["mse", "cross_entropy", "binary_cross_entropy", "poisson"]
 # (input_dim, units, rows): one layer, two, three; a single output; odd sizes.
 SHAPES = [(4, [3], 5), (5, [7, 3], 11), (3, [6, 5, 2], 8), (6, [9, 1], 1)]
 
@@ -33,6 +33,8 @@ def make_data(rng, loss, d, out, rows):
         y = rng.integers(0, out, rows)
     elif loss == "binary_cross_entropy":
         y = (rng.random((rows, out)) > 0.5).astype(np.float32)
+    elif loss == "poisson":
+        y = rng.poisson(2.0, size=(rows, out)).astype(np.float32)
     else:
         y = rng.normal(size=(rows, out)).astype(np.float32)
     return X, y

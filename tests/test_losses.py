@@ -98,6 +98,38 @@ def test_mse(rng, rows, cols):
     np.testing.assert_allclose(grad, fd, rtol=1e-3, atol=1e-6)
 
 
+def poisson_ref(z, t):
+    z = z.astype(np.float64)
+    return np.mean(np.exp(z) - t * z)
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (9, 1), (5, 3), (33, 17)])
+def test_poisson(isa, rng, rows, cols):
+    z = (rng.standard_normal((rows, cols)) * 2).astype(np.float32)
+    t = rng.poisson(3.0, (rows, cols)).astype(np.float32)
+    loss, grad = mc.ops.poisson(z, t)
+    assert loss == pytest.approx(poisson_ref(z, t), rel=1e-9)
+    np.testing.assert_allclose(grad, (np.exp(z.astype(np.float64)) - t) / z.size, rtol=1e-6)
+    fd = numeric_grad(lambda v: mc.ops.poisson(v, t)[0], z, h=1e-3)
+    np.testing.assert_allclose(grad, fd, rtol=2e-3, atol=1e-5)
+    with pytest.raises(ValueError, match=r"target: Poisson targets must be >= 0 \(counts or rates\), got -1.0"):
+        mc.ops.poisson(z, -np.ones_like(t))
+
+
+def test_poisson_model_predicts_means_and_learns_counts(rng):
+    X = rng.standard_normal((2000, 4)).astype(np.float32)
+    rate = np.exp(X @ np.array([0.5, -0.3, 0.2, 0.1]) + 0.5)
+    y = rng.poisson(rate).astype(np.float32)
+    model = mc.Sequential([mc.Dense(1, input_dim=4)], seed=0)
+    model.compile(loss="poisson", optimizer=mc.Adam(lr=0.05))
+    model.fit(X, y, epochs=30, batch_size=100, verbose=0)
+    (W, b), = model.get_weights()
+    np.testing.assert_allclose(W[:, 0], [0.5, -0.3, 0.2, 0.1], atol=0.08)
+    pred = model.predict(X)
+    np.testing.assert_allclose(pred[:, 0], np.exp(X @ W[:, 0] + b[0]), rtol=1e-5)  # predict returns the means
+    assert model.evaluate(X, y)["loss"] == pytest.approx(poisson_ref(np.log(pred), y[:, None]), rel=1e-4)
+
+
 def test_sample_weight_scales_rows(rng):
     z = rng.standard_normal((4, 3)).astype(np.float32)
     y = np.array([0, 2, 1, 2])

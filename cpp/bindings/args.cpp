@@ -144,7 +144,8 @@ LossKind parse_loss(const py::handle& obj) {
   if (name == "mse") return LossKind::mse;
   if (name == "cross_entropy") return LossKind::cross_entropy;
   if (name == "binary_cross_entropy") return LossKind::binary_cross_entropy;
-  throw py::value_error("loss: expected one of 'mse', 'cross_entropy', 'binary_cross_entropy', got '" +
+  if (name == "poisson") return LossKind::poisson;
+  throw py::value_error("loss: expected one of 'mse', 'cross_entropy', 'binary_cross_entropy', 'poisson', got '" +
                         name + "'");
 }
 

@@ -193,6 +193,8 @@ class _Network64:
         leading axes, the targets and weights broadcast against out[..., 0]."""
         if self.loss == losses.MSE:
             l = ((out - dense) ** 2).sum(-1)
+        elif self.loss == losses.POISSON:
+            l = (np.exp(out) - dense * out).sum(-1)
         elif self.loss == losses.BINARY_CROSS_ENTROPY:
             l = (np.maximum(out, 0.0) - out * dense + np.log1p(np.exp(-np.abs(out)))).sum(-1)
         else:
@@ -214,6 +216,8 @@ class _Network64:
         is proportional to, also when the residual itself is tiny."""
         if self.loss == losses.MSE:
             m = 2.0 * (np.abs(out) + np.abs(dense))
+        elif self.loss == losses.POISSON:
+            m = np.exp(out) + np.abs(dense)
         elif self.loss == losses.BINARY_CROSS_ENTROPY:
             m = 0.5 * (1.0 + np.tanh(0.5 * out)) + dense
         else:

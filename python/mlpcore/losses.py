@@ -7,6 +7,7 @@ from ._checks import one_of
 MSE = "mse"
 CROSS_ENTROPY = "cross_entropy"
 BINARY_CROSS_ENTROPY = "binary_cross_entropy"
+POISSON = "poisson"
 
 ALIASES = {
     "mse": MSE,
@@ -20,9 +21,14 @@ ALIASES = {
     "binary_cross_entropy": BINARY_CROSS_ENTROPY,
     "binary_crossentropy": BINARY_CROSS_ENTROPY,
     "bce": BINARY_CROSS_ENTROPY,
+    "poisson": POISSON,
+    "poisson_nll": POISSON,
 }
 
 CLASSIFICATION = (CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
+# Losses whose predict() applies an output transform to the raw outputs:
+# softmax, sigmoid, and exp for Poisson (the outputs are log means).
+TRANSFORMED = (CROSS_ENTROPY, BINARY_CROSS_ENTROPY, POISSON)
 
 
 def resolve(name) -> str:

@@ -519,12 +519,12 @@ class Sequential:
     # ------------------------------------------------------------------ inference
     def predict(self, X) -> np.ndarray:
         """Outputs for each row of X: class probabilities (softmax) for
-        cross-entropy, sigmoid probabilities for binary cross-entropy, raw
-        outputs otherwise."""
+        cross-entropy, sigmoid probabilities for binary cross-entropy, the
+        predicted means exp(output) for Poisson, raw outputs otherwise."""
         net = self._require_built("predict")
         self._require_idle("predict")
         X = finite_matrix("X", X, self._input_dim)
-        if self._loss in losses.CLASSIFICATION:
+        if self._loss in losses.TRANSFORMED:
             transform = self._loss
         elif self.layers[-1].activation == "softmax":  # built without a loss: softmax still applies
             transform = losses.CROSS_ENTROPY

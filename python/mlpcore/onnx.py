@@ -207,6 +207,9 @@ def _sequential_graph(onnx, model):
     elif model._loss == losses.BINARY_CROSS_ENTROPY:
         g.node("Sigmoid", [out], "output")
         transform = "sigmoid"
+    elif model._loss == losses.POISSON:
+        g.node("Exp", [out], "output")
+        transform = "exp"
     else:
         g.node("Identity", [out], "output")
         transform = "none"

@@ -105,6 +105,13 @@ def mse(prediction, target, sample_weight=None):
     return _core.loss("mse", prediction, target, sample_weight)
 
 
+def poisson(log_mean, target, sample_weight=None):
+    """Poisson deviance with a log link, mean over all elements of
+    exp(z) - t z (the deviance up to terms of t alone; torch's PoissonNLLLoss
+    with log_input=True), for targets t >= 0. Returns ``(loss, d loss / d z)``."""
+    return _core.loss("poisson", log_mean, target, sample_weight)
+
+
 # ---------------------------------------------------------------- optimizer updates
 # One step of torch.optim's Adam / AdamW, RMSprop and Adagrad, with torch's
 # single-tensor arithmetic, in place: ``param`` and every state buffer must be
@@ -178,5 +185,5 @@ def loss_gradients(model, X, y, sample_weight=None, *, _fault=None) -> LossGradi
 
 __all__ = ["matmul", "activation", "sigmoid", "tanh", "relu", "identity", "softmax",
            "activation_backward", "activation_derivative", "sigmoid_derivative", "tanh_derivative",
-           "relu_derivative", "cross_entropy", "binary_cross_entropy", "mse", "loss_gradients", "LossGradients",
+           "relu_derivative", "cross_entropy", "binary_cross_entropy", "mse", "poisson", "loss_gradients", "LossGradients",
            "adam_step", "rmsprop_step", "adagrad_step"]

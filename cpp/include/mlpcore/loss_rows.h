@@ -85,6 +85,18 @@ MLPCORE_HOST_DEVICE inline double squared_error(std::size_t cols, const float* y
   return loss;
 }
 
+// Poisson deviance with a log link on the outputs z (log means): exp(z) - t z
+// (the deviance up to terms that depend on t alone), gradient exp(z) - t.
+MLPCORE_HOST_DEVICE inline double poisson(std::size_t cols, const float* z, const float* t, float* g, float scale) {
+  double loss = 0.0;
+  for (std::size_t j = 0; j < cols; ++j) {
+    const double mean = exp(static_cast<double>(z[j]));
+    loss += mean - static_cast<double>(t[j]) * z[j];
+    if (g) g[j] = static_cast<float>((mean - t[j]) * scale);
+  }
+  return loss;
+}
+
 // One row's loss times its weight w (gradient scaled by grad_scale * w).
 // p: the row's softmax (cross-entropy only).
 MLPCORE_HOST_DEVICE inline double weighted(LossKind kind, std::size_t cols, const float* z, const float* p,
@@ -96,13 +108,14 @@ MLPCORE_HOST_DEVICE inline double weighted(LossKind kind, std::size_t cols, cons
     case LossKind::cross_entropy: loss = cross_entropy(cols, z, p, label, t, g, scale); break;
     case LossKind::binary_cross_entropy: loss = binary_cross_entropy(cols, z, t, g, scale); break;
     case LossKind::mse: loss = squared_error(cols, z, t, g, scale); break;
+    case LossKind::poisson: loss = poisson(cols, z, t, g, scale); break;
   }
   return w * loss;
 }
 
 // Correct predictions in a row of raw outputs: argmax against the label (or the
 // target's argmax) for cross-entropy, each output's sign against target > 0.5
-// for binary cross-entropy; none for MSE.
+// for binary cross-entropy; none for the regression losses.
 MLPCORE_HOST_DEVICE inline int correct(LossKind kind, std::size_t cols, const float* z, const std::int32_t* label,
                                        const float* t) {
   if (kind == LossKind::cross_entropy) {

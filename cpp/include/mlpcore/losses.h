@@ -10,6 +10,7 @@ enum class LossKind : int {
   mse = 0,                   // mean over all elements of (y - t)^2
   cross_entropy = 1,         // softmax on logits, then -sum t log p; mean over rows
   binary_cross_entropy = 2,  // sigmoid on logits, elementwise; mean over all elements
+  poisson = 3,               // Poisson deviance with a log link: exp(z) - t z, mean over all elements
 };
 
 // What the outputs are compared with: class indices (cross-entropy only,
@@ -21,7 +22,8 @@ struct Targets {
 };
 
 // Throws std::invalid_argument saying what the targets of `kind` must be unless
-// each one is: labels in [0, cols); binary cross-entropy targets in [0, 1]
+// each one is: labels in [0, cols); Poisson targets >= 0 (counts or rates);
+// binary cross-entropy targets in [0, 1]
 // (the loss and its gradient sigmoid(z) - t are those of a probability);
 // cross-entropy target rows probabilities summing to 1 (the fused gradient
 // softmax(z) - t is only the gradient of -sum t log softmax(z) for those).
@@ -44,7 +46,8 @@ std::size_t correct_count(LossKind kind, std::size_t rows, std::size_t cols, con
                           const Targets& targets);
 
 // Turns logits into what predict() returns: softmax rows for cross-entropy,
-// elementwise sigmoid for binary cross-entropy, unchanged for MSE.
+// elementwise sigmoid for binary cross-entropy, exp (the mean) for Poisson,
+// unchanged for MSE.
 void output_transform(LossKind kind, std::size_t rows, std::size_t cols, float* out);
 
 }  // namespace mlpcore

@@ -64,6 +64,13 @@ __global__ void column_sums_kernel(std::size_t rows, std::size_t cols, const flo
   }
 }
 
+__global__ void exp_kernel(std::size_t n, float* x) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    x[i] = expf(x[i]);
+  }
+}
+
 // 4-byte words of rows: every row the gather moves is a whole number of them.
 __global__ void gather_words_kernel(std::size_t rows, std::size_t words, const std::uint32_t* __restrict__ src,
                                     const std::uint32_t* __restrict__ idx, std::uint32_t* __restrict__ dst) {
@@ -117,6 +124,9 @@ void output_transform(LossKind kind, std::size_t rows, std::size_t cols, float* 
     cuda::softmax(rows, cols, out, out);
   } else if (kind == LossKind::binary_cross_entropy) {
     cuda::activation_forward(Activation::sigmoid, rows * cols, out, out);
+  } else if (kind == LossKind::poisson && rows * cols > 0) {
+    exp_kernel<<<blocks_for(rows * cols), kThreads>>>(rows * cols, out);
+    check_launch("exp_kernel");
   }
 }
 

@@ -51,6 +51,14 @@ void check_targets(LossKind kind, std::size_t rows, std::size_t cols, const Targ
     }
     return;
   }
+  if (kind == LossKind::poisson) {
+    for (std::size_t i = 0, n = rows * cols; i < n; ++i) {
+      if (!(t.dense[i] >= 0.0f)) {
+        bad("Poisson targets must be >= 0 (counts or rates), got " + python_repr(t.dense[i]) + " at flat index " +
+            std::to_string(i));
+      }
+    }
+  }
   if (kind == LossKind::binary_cross_entropy) {
     for (std::size_t i = 0, n = rows * cols; i < n; ++i) {
       if (!(t.dense[i] >= 0.0f && t.dense[i] <= 1.0f)) {
@@ -111,7 +119,7 @@ double loss_sum(LossKind kind, std::size_t rows, std::size_t cols, const float* 
 std::size_t correct_count(LossKind kind, std::size_t rows, std::size_t cols, const float* out,
                           const Targets& targets) {
   std::size_t n = 0;
-  if (kind == LossKind::mse) return 0;
+  if (kind == LossKind::mse || kind == LossKind::poisson) return 0;
   for (std::size_t r = 0; r < rows; ++r) {
     n += static_cast<std::size_t>(loss_rows::correct(kind, cols, out + r * cols,
                                                      targets.labels ? targets.labels + r : nullptr,
@@ -126,6 +134,8 @@ void output_transform(LossKind kind, std::size_t rows, std::size_t cols, float* 
     kt.softmax_rows(rows, cols, out, out);
   } else if (kind == LossKind::binary_cross_entropy) {
     kt.act_forward(Activation::sigmoid, rows * cols, out, out);
+  } else if (kind == LossKind::poisson) {
+    for (std::size_t i = 0, n = rows * cols; i < n; ++i) out[i] = std::exp(out[i]);
   }
 }
 
