@@ -9,12 +9,11 @@ namespace mlpcore {
 // The results never depend on the thread count (every kernel sums in a fixed
 // order), only the speed does. On an idle machine all threads win. When
 // another process holds a core, threads that meet at a barrier in every
-// product wait for whichever was descheduled: measured on 2 cores beside a
-// busy loop, a 784-512-256-10 step at batch 128 took about 2x longer on 2
-// threads than on 1 (10x beside a 2-thread test run). So the loop times its
-// steps, runs on the faster of the two, and now and then probes the other
-// for a few steps, often enough to follow a change of load, rarely enough that
-// probing costs about 1 %.
+// product wait for whichever was descheduled, and a step on all threads can
+// take longer than on one (docs/gemm.md, "Threads on a busy host", has the
+// figures). So the loop times its steps, runs on the faster of the two, and
+// now and then probes the other for a few steps, often enough to follow a
+// change of load, rarely enough that probing costs little.
 class StepThreads {
  public:
   explicit StepThreads(int max_threads);

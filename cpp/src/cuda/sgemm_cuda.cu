@@ -224,9 +224,8 @@ void b_column_sums(bool trans_b, std::size_t k, std::size_t n, const float* b, s
 }
 
 // A larger tile does more FMAs per shared-memory read, so it wins as long as
-// it still puts a block on about two thirds of the multiprocessors. Measured on
-// an H200 (132 SMs): 64x64 tiles beat 32x32 ones with 104 or 128 blocks and
-// lost with 64; 128x128 tiles lost to 64x64 ones with 64 blocks.
+// it still puts a block on about two thirds of the multiprocessors (docs/cuda.md
+// has the measurements behind the rule).
 Tile choose_tile(int m, int n) {
   auto tiles = [&](int b) { return static_cast<long long>((m + b - 1) / b) * ((n + b - 1) / b); };
   const long long enough = (2LL * multiprocessors() + 2) / 3;

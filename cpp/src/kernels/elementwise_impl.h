@@ -13,7 +13,7 @@
 // The loops vectorise only because every select is branch-free and the files
 // compile with -fno-trapping-math and -fno-math-errno (CMakeLists.txt; without
 // the latter a square root is a call that may set errno): keep all three when
-// editing. (Scalar, sigmoid ran at 0.12 G elements/s per AVX2 core; vectorised, 1.2.)
+// editing (docs/gemm.md, "Elementwise kernels", says what vectorising gains).
 // The generic copy also compiles with -ffp-contract=off, so that it rounds every
 // operation as written (the SIMD copies may fuse a multiply and an add into one FMA).
 //
