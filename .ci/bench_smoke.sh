@@ -22,6 +22,8 @@ EOF
 
 step "bench/compare_training.py --smoke"
 python bench/compare_training.py --smoke
+step "bench/compare_optimizers.py --smoke"
+python bench/compare_optimizers.py --smoke
 step "bench/compare_gemm.py --max-n 64"
 python bench/compare_gemm.py --max-n 64 --threads 1,2
 step "bench/compare_gemm.py --cpu-time"

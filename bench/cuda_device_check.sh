@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything the CUDA backend needs a GPU for, in one run on a machine with an
 # NVIDIA GPU, a CUDA toolkit and PyTorch with CUDA (no network needed):
-#   build the CUDA extension, run tests/test_backends.py, run bench/compare_cuda.py,
-#   then a compute-sanitizer memcheck pass over a few kernel tests.
+#   build the CUDA extension, run tests/test_backends.py and the native CUDA tests
+#   (cpp/tests/test_optimizers_cuda.cpp), run bench/compare_cuda.py, then a
+#   compute-sanitizer memcheck pass over a few kernel tests.
 #
 #   bash bench/cuda_device_check.sh [LOG_DIR]
 #
@@ -27,7 +28,7 @@ step "build (sm_$arch)"
 build=build/cuda-device
 generator=()
 if command -v ninja > /dev/null; then generator=(-G Ninja); fi
-if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMLPCORE_CUDA=ON \
+if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMLPCORE_CUDA=ON -DMLPCORE_TESTS=ON \
       -DCMAKE_CUDA_ARCHITECTURES="$arch" -DPython_EXECUTABLE="$python" \
       -Dpybind11_DIR="$("$python" -m pybind11 --cmakedir)" > "$log_dir/configure.log" 2>&1; then
   tail -40 "$log_dir/configure.log"
@@ -60,6 +61,12 @@ if grep -q 'crashed\|node down\|Segmentation' "$log_dir/test_backends.log" && co
     -p no:cacheprovider -k "${crashed:-gather_rows}" > "$log_dir/gdb.log" 2>&1
   grep -A25 'SIG' "$log_dir/gdb.log" | head -40
 fi
+
+step "native: test_optimizers_cuda (the CUDA optimizer updates against the CPU ones)"
+timeout 300 "$build/test_optimizers_cuda" > "$log_dir/test_optimizers_cuda.log" 2>&1
+native_rc=$?
+tail -20 "$log_dir/test_optimizers_cuda.log"
+if [ "$test_rc" -eq 0 ]; then test_rc=$native_rc; fi
 
 step "bench/compare_cuda.py"
 # shellcheck disable=SC2086

@@ -372,6 +372,11 @@ def _loaded_trainer():
     return trainer
 
 
+def _f32(n):
+    """A parameter or state buffer that an optimizer update writes in place."""
+    return np.zeros(n, np.float32)
+
+
 def _few(epochs):
     """A huge epoch count is valid input that only means a long run: keep it short."""
     return 2 if isinstance(epochs, (int, np.integer)) and not isinstance(epochs, bool) and epochs > 2 else epochs
@@ -383,6 +388,15 @@ CALLS = {
     "ops.softmax": (lambda *a: mc.ops.softmax(*a), [np.ones((2, 3))]),
     "ops.cross_entropy": (lambda *a: mc.ops.cross_entropy(*a), [np.ones((2, 3)), np.array([0, 2]), None]),
     "ops.mse": (lambda *a: mc.ops.mse(*a), [np.ones((2, 3)), np.ones((2, 3)), np.ones(2)]),
+    "ops.adam_step": (lambda *a: mc.ops.adam_step(*a[:5], lr=a[5], betas=a[6], eps=a[7], weight_decay=a[8],
+                                                  amsgrad=a[9], decoupled=a[10], step=a[11]),
+                      [_f32(3), np.ones(3), _f32(3), _f32(3), None, 1e-3, (0.9, 0.999), 1e-8, 0.0, False, False, 1]),
+    "ops.rmsprop_step": (lambda *a: mc.ops.rmsprop_step(*a[:5], lr=a[5], alpha=a[6], eps=a[7], weight_decay=a[8],
+                                                        momentum=a[9], centered=a[10]),
+                         [_f32(3), np.ones(3), _f32(3), _f32(3), None, 1e-2, 0.99, 1e-8, 0.0, 0.0, True]),
+    "ops.adagrad_step": (lambda *a: mc.ops.adagrad_step(*a[:3], lr=a[3], lr_decay=a[4], weight_decay=a[5], eps=a[6],
+                                                        step=a[7]),
+                         [_f32(3), np.ones(3), _f32(3), 1e-2, 0.0, 0.0, 1e-10, 1]),
     "Dense": (lambda *a: mc.Dense(a[0], activation=a[1], input_dim=a[2], init=a[3]), [4, "relu", None, "uniform"]),
     "SGD": (lambda *a: mc.SGD(*a), [0.1, 0.9, False, 0.0, 0.0]),
     "Sequential": (lambda *a: mc.Sequential(a[0], input_dim=a[1], seed=a[2]), [[mc.Dense(2)], None, 0]),

@@ -336,7 +336,8 @@ void adagrad_step_t(std::size_t n, float* __restrict p, const float* __restrict 
 }
 
 void adagrad_step(std::size_t n, float* p, const float* grad, float* sum, const mlpcore::AdagradStep& s) {
-  return s.weight_decay != 0.0f ? adagrad_step_t<true>(n, p, grad, sum, s) : adagrad_step_t<false>(n, p, grad, sum, s);
+  return s.weight_decay != 0.0f ? adagrad_step_t<true>(n, p, grad, sum, s)
+                                : adagrad_step_t<false>(n, p, grad, sum, s);
 }
 
 // |x| as an integer: for non-negative floats the integer order is the float
