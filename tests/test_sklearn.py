@@ -1,6 +1,8 @@
-"""mlpcore.sklearn: scikit-learn's estimator checks, equivalence with
-scikit-learn's own MLP (same initial weights, same SGD steps when not
-shuffling), weights, early stopping, partial_fit, pipelines, pickling, threads."""
+"""mlpcore.sklearn: scikit-learn's estimator checks for every solver,
+equivalence with scikit-learn's own MLP (same initial weights, same SGD steps
+when not shuffling), weights, early stopping, partial_fit, pipelines,
+pickling, threads. L-BFGS: test_sklearn_lbfgs.py; the documented behaviours
+one by one: test_sklearn_behaviour.py."""
 
 import io
 import warnings
@@ -25,8 +27,12 @@ from mlpcore.sklearn import MLPClassifier, MLPRegressor, expected_failed_checks 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()], expected_failed_checks=expected_failed_checks,
-                         xfail_strict=False)
+# Every solver this version has (Adam once mlpcore.Adam exists).
+SOLVERS = ["sgd", "lbfgs"] + (["adam"] if hasattr(mc, "Adam") else [])
+
+
+@parametrize_with_checks([cls(solver=solver) for solver in SOLVERS for cls in (MLPClassifier, MLPRegressor)],
+                         expected_failed_checks=expected_failed_checks, xfail_strict=False)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
