@@ -196,6 +196,21 @@ def test_warm_start_with_other_classes_raises_sklearns_error(digits):
     assert errors[0] == errors[1]
 
 
+def test_warm_start_across_solvers_and_early_stopping(digits):
+    X, y = digits
+    est = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", warm_start=True, max_iter=8, random_state=0)
+    lbfgs_loss = quiet_fit(est, X, y).loss_
+    fresh = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), learning_rate_init=0.01, max_iter=3, random_state=0),
+                      X, y)
+    quiet_fit(est.set_params(solver="sgd", learning_rate_init=0.01, max_iter=3), X, y)
+    # SGD goes on from the L-BFGS weights
+    assert len(est.loss_curve_) == 3 and est.loss_curve_[0] < min(1.5 * lbfgs_loss, fresh.loss_curve_[0])
+    quiet_fit(est.set_params(early_stopping=True), X, y)
+    assert len(est.validation_scores_) == est.n_iter_ and est.best_validation_score_ == max(est.validation_scores_)
+    quiet_fit(est.set_params(early_stopping=False), X, y)
+    assert est.best_loss_ == min(est.loss_curve_[-3:])
+
+
 # ---------------------------------------------------------------- partial_fit
 
 

@@ -102,7 +102,8 @@ try:
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
     from sklearn.utils.optimize import _check_optimize_result
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
-    from scipy.special import expit, softmax  # scikit-learn depends on scipy
+    from scipy.special import expit, softmax  # scikit-learn depends on scipy and threadpoolctl
+    from threadpoolctl import threadpool_limits
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError('mlpcore.sklearn needs scikit-learn >= 1.6: pip install "mlpcore[sklearn]"') from exc
 
@@ -468,6 +469,17 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
 
+    def _continue_stochastic_state(self):
+        """A warm start or partial_fit after a fit with another solver or
+        another early_stopping: the attributes the stopping rule needs."""
+        if not hasattr(self, "loss_curve_"):
+            self._reset_stochastic_state()  # after an L-BFGS fit
+        elif self.early_stopping and self.best_validation_score_ is None:
+            self.validation_scores_ = self.validation_scores_ or []
+            self.best_validation_score_ = -np.inf
+        elif not self.early_stopping and self.best_loss_ is None:
+            self.best_loss_ = np.inf
+
     # ---------------------------------------------------------------- training
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None, validation_data=None):
         hidden = _check_params(self)
@@ -484,8 +496,8 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"hidden_layer_sizes: the fitted network has layer sizes {expected}, "
                                  f"this fit needs {layer_units}; set warm_start=False to refit")
             self._model_ready()
-            if self.solver in _STOCHASTIC_SOLVERS and not hasattr(self, "loss_curve_"):
-                self._reset_stochastic_state()  # warm start after an L-BFGS fit
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._continue_stochastic_state()
         if self.solver == "lbfgs":
             if validation_data is not None:
                 raise ValueError("validation_data: only the stochastic solvers ('sgd', 'adam') score a "
@@ -508,10 +520,14 @@ class _BaseMLP(BaseEstimator):
             printing = _get_additional_lbfgs_options_dict("iprint", iprint)
         except ImportError:  # pragma: no cover - older scikit-learn
             printing = {}
-        result = scipy.optimize.minimize(
-            objective, objective.pack(self._model.get_weights()), method="L-BFGS-B", jac=True,
-            options={"maxfun": int(self.max_fun), "maxiter": int(self.max_iter), "gtol": float(self.tol),
-                     **printing})
+        # L-BFGS-B's own work is a few vector operations on the parameters per
+        # iteration: BLAS threads gain nothing there, and their spinning between
+        # calls steals the cores from the native evaluations.
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = scipy.optimize.minimize(
+                objective, objective.pack(self._model.get_weights()), method="L-BFGS-B", jac=True,
+                options={"maxfun": int(self.max_fun), "maxiter": int(self.max_iter), "gtol": float(self.tol),
+                         **printing})
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         best = objective.unpack(result.x)
