@@ -240,3 +240,17 @@ def test_same_fit_on_one_and_two_threads():
         mc.set_num_threads(before)
     for a, b in zip(fits[0].coefs_ + fits[0].intercepts_, fits[1].coefs_ + fits[1].intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_objective_beyond_float32_is_infinite_and_zero_weights_are_refused():
+    X, y = load_diabetes(return_X_y=True)
+    est = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=1, random_state=0).fit(X, y)
+    obj, x = fitted_objective(est, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from the float32 cast either
+        loss, grad = obj(np.full_like(x, 1e39))
+    assert loss == np.inf and np.isnan(grad).all()
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    targets = np.ascontiguousarray(y.reshape(-1, 1), dtype=np.float32)
+    with pytest.raises(ValueError, match="sample_weight"):
+        mcs._FullBatchObjective(est, X32, targets, np.zeros(len(X), np.float32))

@@ -307,6 +307,8 @@ class _FullBatchObjective:
             self.sw_sum, weights = float(n), None
         else:
             self.sw_sum = float(np.sum(sample_weight, dtype=np.float64))
+            if not self.sw_sum > 0:
+                raise ValueError("sample_weight: expected at least one weight > 0, got all 0")
             # Rows weighted by w / mean(w): the native mean over rows is then
             # sum(w * loss) / sum(w), scikit-learn's weighted average.
             weights = np.ascontiguousarray(sample_weight * (n / self.sw_sum), dtype=np.float32)
@@ -324,7 +326,8 @@ class _FullBatchObjective:
 
     def unpack(self, packed) -> list:
         """(W, b) float32 pairs from scikit-learn's packing."""
-        flat = packed.astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, caught by the caller
+            flat = packed.astype(np.float32)
         pairs, start, bias = [], 0, self.n_weights
         for fan_in, fan_out in self.shapes:
             pairs.append((flat[start:start + fan_in * fan_out].reshape(fan_in, fan_out), flat[bias:bias + fan_out]))
