@@ -364,3 +364,23 @@ def test_adam_ignores_the_sgd_schedules_as_sklearn(diabetes):
                   max_iter=200, random_state=0, shuffle=False, learning_rate_init=0.01)
     ours, theirs = quiet_fit(MLPRegressor(**params), X, y), quiet_fit(SkMLPRegressor(**params), X, y)
     assert ours.n_iter_ == theirs.n_iter_  # stops at the first stall: no division by 5
+
+
+def test_adam_gets_sklearns_settings_mapped_onto_the_native_gradient(monkeypatch, diabetes):
+    # What the Adam solver asks mlpcore.Adam for (checked without one): the
+    # native multi-output MSE gradient is c = 2 / n_outputs times scikit-learn's,
+    # which Adam's step ignores but its epsilon and the L2 term must follow.
+    made = {}
+
+    class RecordingAdam:
+        def __init__(self, **kwargs):
+            made.update(kwargs)
+
+    monkeypatch.setattr(mc, "Adam", RecordingAdam, raising=False)
+    X, y = diabetes
+    reg = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", max_iter=1, random_state=0)
+    quiet_fit(reg, X, np.column_stack([y, y, y, y]))  # c = 2 / 4
+    reg.set_params(solver="adam", learning_rate_init=0.003, beta_1=0.8, beta_2=0.99, epsilon=1e-6, alpha=0.2)
+    assert isinstance(reg._native_optimizer(batch_size=50, sw_mean=2.0), RecordingAdam)
+    assert made == dict(lr=0.003, betas=(0.8, 0.99), eps=0.5 * 1e-6, weight_decay=0.5 * 0.2 / (50 * 2.0),
+                        decay_bias=False)
