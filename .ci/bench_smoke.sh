@@ -28,8 +28,8 @@ step "bench/compare_gemm.py --max-n 64"
 python bench/compare_gemm.py --max-n 64 --threads 1,2
 step "bench/compare_gemm.py --cpu-time"
 python bench/compare_gemm.py --max-n 64 --only square --threads 1 --cpu-time
-step "bench/compare_sklearn_estimators.py --repeats 1"
-python bench/compare_sklearn_estimators.py --repeats 1 --threads 1 2
+step "bench/compare_sklearn_estimators.py --smoke"
+python bench/compare_sklearn_estimators.py --smoke --threads 1 2
 step "bench/fuzz.py --seconds 3"
 python bench/fuzz.py --seconds 3 --seed 0
 step "bench/test_bench_kernels.py --benchmark-disable"

@@ -1,6 +1,8 @@
-"""mlpcore.sklearn: scikit-learn's estimator checks, equivalence with
-scikit-learn's own MLP (same initial weights, same SGD steps when not
-shuffling), weights, early stopping, partial_fit, pipelines, pickling, threads."""
+"""mlpcore.sklearn: scikit-learn's estimator checks for every solver,
+equivalence with scikit-learn's own MLP (same initial weights, same SGD steps
+when not shuffling), weights, early stopping, partial_fit, pipelines,
+pickling, threads. L-BFGS: test_sklearn_lbfgs.py; the documented behaviours
+one by one: test_sklearn_behaviour.py."""
 
 import io
 import warnings
@@ -25,8 +27,12 @@ from mlpcore.sklearn import MLPClassifier, MLPRegressor, expected_failed_checks 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()], expected_failed_checks=expected_failed_checks,
-                         xfail_strict=False)
+# Every solver this version has (Adam once mlpcore.Adam exists).
+SOLVERS = ["sgd", "lbfgs"] + (["adam"] if hasattr(mc, "Adam") else [])
+
+
+@parametrize_with_checks([cls(solver=solver) for solver in SOLVERS for cls in (MLPClassifier, MLPRegressor)],
+                         expected_failed_checks=expected_failed_checks, xfail_strict=False)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -205,7 +211,7 @@ def test_partial_fit(digits):
         clf.partial_fit(X, y)
     assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 16 and clf.t_ == 100 + 15 * len(X)
     assert clf.loss_curve_[-1] < 0.5 * first
-    with pytest.raises(ValueError, match="not in classes_"):
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
         clf.partial_fit(X[:5], np.array([0, 1, 2, 3, 11]))
     reg = MLPRegressor(hidden_layer_sizes=(8,), random_state=0).partial_fit(X[:50], y[:50].astype(float))
     assert reg.n_iter_ == 1
@@ -251,7 +257,7 @@ def test_pickle_with_joblib(digits, tmp_path):
 
 def test_bad_parameters_name_themselves(digits):
     X, y = digits
-    for params, name in [(dict(solver="adam"), "solver"), (dict(activation="softmax"), "activation"),
+    for params, name in [(dict(solver="newton-cg"), "solver"), (dict(activation="softmax"), "activation"),
                          (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes"), (dict(momentum=1.5), "momentum"),
                          (dict(learning_rate_init=0), "learning_rate_init"), (dict(batch_size="big"), "batch_size"),
                          (dict(learning_rate="cyclic"), "learning_rate")]:
