@@ -185,13 +185,16 @@ def test_unfitted_estimator():
         sk.MLPRegressor().to_onnx(io.BytesIO(), opset=9)
 
 
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
 @pytest.mark.parametrize("outputs", [1, 2])
-def test_regressor(outputs):
+def test_regressor(outputs, loss):
     sk = pytest.importorskip("mlpcore.sklearn")
     rng = np.random.default_rng(4)
     X = rng.normal(size=(1000, 5))
     y = rng.normal(size=1000) if outputs == 1 else rng.normal(size=(1000, 2))
-    reg = fitted(sk.MLPRegressor((10, 7), activation="relu", max_iter=5, random_state=0), X, y)
+    if loss == "poisson":
+        y = rng.poisson(2.0, size=y.shape).astype(float)  # predictions are exp of the outputs
+    reg = fitted(sk.MLPRegressor((10, 7), activation="relu", max_iter=5, random_state=0, loss=loss), X, y)
     sess = session(reg.to_onnx(io.BytesIO()).SerializeToString())
     for rows in (X[:1], X):
         (pred,) = sess.run(None, {"X": rows.astype(np.float32)})

@@ -53,7 +53,7 @@ def diabetes():
 def _both(ours_cls, theirs_cls, X, y, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = ours_cls(**params).fit(X, y)
+        ours = ours_cls(solver="sgd", **params).fit(X, y)
         theirs = theirs_cls(solver="sgd", **params).fit(X, y)
     return ours, theirs
 
@@ -134,7 +134,7 @@ def test_stops_when_loss_stalls_like_sklearn(diabetes):
 
 def test_adaptive_learning_rate_divides_by_five(diabetes, capsys):
     X, y = diabetes
-    MLPRegressor(hidden_layer_sizes=(8,), learning_rate="adaptive", learning_rate_init=0.01, tol=1e-1,
+    MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.01, tol=1e-1,
                  n_iter_no_change=2, max_iter=60, random_state=0, verbose=True).fit(X, y)
     out = capsys.readouterr().out
     assert "Iteration 1, loss = " in out
@@ -243,7 +243,8 @@ def test_pipeline_and_grid_search(digits):
 def test_pickle_with_joblib(digits, tmp_path):
     joblib = pytest.importorskip("joblib")
     X, y = digits
-    clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.05, max_iter=10, random_state=0).fit(X, y)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=0.05, max_iter=10,
+                        random_state=0).fit(X, y)
     path = tmp_path / "clf.joblib"
     joblib.dump(clf, path)
     loaded = joblib.load(path)
@@ -268,7 +269,8 @@ def test_bad_parameters_name_themselves(digits):
 def test_divergence_raises_value_error(diabetes):
     X, y = diabetes
     with pytest.raises(ValueError, match="non-finite"):
-        MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=50.0, max_iter=50, random_state=0).fit(X, y * 1e3)
+        MLPRegressor(hidden_layer_sizes=(32,), solver="sgd", learning_rate_init=50.0, max_iter=50,
+                     random_state=0).fit(X, y * 1e3)
 
 
 def test_threadpoolctl_controls_threads():

@@ -310,8 +310,8 @@ def test_new_parameters_are_checked(diabetes):
                          (dict(loss="huber"), "loss")]:
         with pytest.raises(ValueError, match=name):
             MLPRegressor(**params).fit(X, y)
-    with pytest.raises(ValueError, match="poisson"):
-        MLPRegressor(loss="poisson").fit(X, np.abs(y))
+    with pytest.raises(ValueError, match="Poisson regression"):
+        MLPRegressor(loss="poisson").fit(X, -np.abs(y) - 1.0)
     assert set(SkMLPClassifier().get_params()) <= set(MLPClassifier().get_params())
     assert set(SkMLPRegressor().get_params()) <= set(MLPRegressor().get_params())
 
@@ -385,3 +385,30 @@ def test_adam_gets_sklearns_settings_mapped_onto_the_native_gradient(monkeypatch
     assert isinstance(reg._native_optimizer(batch_size=50, sw_mean=2.0), RecordingAdam)
     assert made == dict(lr=0.003, betas=(0.8, 0.99), eps=0.5 * 1e-6, weight_decay=0.5 * 0.2 / (50 * 2.0),
                         decay_bias=False)
+
+
+# ---------------------------------------------------------------- Poisson regression
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs", "sgd"])
+def test_poisson_regression_follows_sklearn(solver):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1500, 6))
+    y = rng.poisson(np.exp(X[:, :3] @ [0.3, -0.2, 0.1] + 0.5)).astype(float)
+    params = dict(hidden_layer_sizes=(8,), loss="poisson", solver=solver, max_iter=20, random_state=0,
+                  learning_rate_init=0.01 if solver == "adam" else 0.001, shuffle=False)
+    ours, theirs = quiet_fit(MLPRegressor(**params), X, y), quiet_fit(SkMLPRegressor(**params), X, y)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    # The half deviance, terms of y alone included, as scikit-learn reports it.
+    np.testing.assert_allclose(ours.loss_curve_ if solver != "lbfgs" else [ours.loss_],
+                               theirs.loss_curve_ if solver != "lbfgs" else [theirs.loss_], rtol=5e-3)
+    pred = ours.predict(X)
+    assert pred.min() > 0
+    np.testing.assert_allclose(pred, theirs.predict(X), rtol=0.05)
+    assert ours.score(X, y) == pytest.approx(theirs.score(X, y), abs=0.02)
+
+
+def test_poisson_refuses_negative_targets():
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match="Some value\\(s\\) of y are negative"):
+        MLPRegressor(loss="poisson").fit(X, [1.0, -1.0, 0.0, 2.0])

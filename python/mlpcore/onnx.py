@@ -274,6 +274,8 @@ def _estimator_graph(onnx, est):
         layers.append({"units": n_out, "activation": est.out_activation_})
         doc = "mlpcore MLPClassifier: label = predict(X), probabilities = predict_proba(X)"
     else:
+        if est.out_activation_ == "exp":  # the Poisson loss's log link
+            logits = g.node("Exp", [logits], g.name("means"))
         if n_out == 1:
             g.node("Reshape", [logits, g.const("flat", np.array([-1], np.int64))], "predictions")
             shape = ["batch"]
@@ -281,8 +283,8 @@ def _estimator_graph(onnx, est):
             g.node("Identity", [logits], "predictions")
             shape = ["batch", n_out]
         outputs = [h.make_tensor_value_info("predictions", onnx.TensorProto.FLOAT, shape)]
-        meta["loss"] = "mse"
-        layers.append({"units": n_out, "activation": "identity"})
+        meta["loss"] = "poisson" if est.out_activation_ == "exp" else "mse"
+        layers.append({"units": n_out, "activation": est.out_activation_})
         doc = "mlpcore MLPRegressor: predictions = predict(X)"
     meta["layers"] = json.dumps(layers)
     return g, inputs, outputs, meta, doc, f"mlpcore_{type(est).__name__}"
@@ -366,6 +368,8 @@ def _skl_converter(scope, operator, container):
         _classifier_outputs(g, est, logits, operator.outputs[0].full_name, operator.outputs[1].full_name,
                             integer_labels=True)
     else:
+        if est.out_activation_ == "exp":  # the Poisson loss's log link
+            logits = g.node("Exp", [logits], g.name("means"))
         g.node("Reshape", [logits, g.const("shape", np.array([-1, weights[-1][0].shape[1]], np.int64))],
                operator.outputs[0].full_name)
 

@@ -14,9 +14,9 @@ Solvers:
   scikit-learn's options (``max_iter``, ``max_fun``, ``gtol=tol``) over the
   loss and gradient of the whole training set, computed by the native core.
   No ``partial_fit`` (as scikit-learn).
-- ``"adam"``: when ``mlpcore.Adam`` exists (``beta_1``, ``beta_2``,
-  ``epsilon``; the learning rate is constant, as scikit-learn's Adam).
-The default is ``"sgd"``.
+- ``"adam"``: ``mlpcore.Adam`` (``beta_1``, ``beta_2``, ``epsilon``; the
+  learning rate is constant, as scikit-learn's Adam).
+The default is ``"adam"``, as scikit-learn's.
 
 What matches scikit-learn: the parameters, attributes and methods named in the
 class docstrings, the initial weights (Glorot uniform drawn from
@@ -69,8 +69,9 @@ Differences, by design or by the native core:
 - Adam adds ``epsilon`` after its bias correction (torch's convention);
   scikit-learn before it: a difference of the order of ``epsilon``.
 - ``MLPRegressor``'s ``loss`` is a keyword (scikit-learn has it first, before
-  ``hidden_layer_sizes``); ``loss="poisson"`` needs a native Poisson loss,
-  which this version lacks. ``momentum`` must be below 1.
+  ``hidden_layer_sizes``): ``"squared_error"`` or ``"poisson"`` (the half
+  Poisson deviance with a log link, predictions exp of the output, as
+  scikit-learn's). ``momentum`` must be below 1.
 - Sparse input is not accepted (the native core takes dense float32).
 
 Beyond scikit-learn: ``class_weight`` (classifier) and ``sample_weight`` in
@@ -118,10 +119,10 @@ _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _SOLVERS = ("sgd", "adam", "lbfgs")
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _REGRESSION_LOSSES = ("squared_error", "poisson")
-# Output activation -> (the Dense layer's activation, the native loss). The
-# Poisson loss ("exp": log link) plugs in here once the core has it.
+# Output activation -> (the Dense layer's activation, the native loss); "exp"
+# is the Poisson loss's log link (the native loss applies exp in predict).
 _OUTPUTS = {"identity": (None, losses.MSE), "softmax": ("softmax", losses.CROSS_ENTROPY),
-            "logistic": ("sigmoid", losses.BINARY_CROSS_ENTROPY)}
+            "logistic": ("sigmoid", losses.BINARY_CROSS_ENTROPY), "exp": (None, losses.POISSON)}
 # L-BFGS evaluates the whole training set in chunks of rows whose native
 # workspaces stay within this many floats: memory stays bounded whatever the
 # number of rows (the core allocates them per call), and they stay in cache.
@@ -214,6 +215,7 @@ class _EpochMonitor(Callback):
         self.batches = -(-n_train // batch_size)
         self.validation = validation  # (X_val, y_val, sample_weight_val) or None
         self.incremental = incremental
+        self.train_offset = self.val_offset = 0.0  # see _BaseMLP._loss_offset
         self.converged = False
 
     def _squared_weights(self) -> float:
@@ -227,7 +229,7 @@ class _EpochMonitor(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         est = self.est
-        loss = logs["loss"] * est._loss_scale
+        loss = (logs["loss"] + self.train_offset) * est._loss_scale
         if est.alpha > 0:
             # scikit-learn adds alpha ||W||^2 / (2 n_batch) to every batch's loss
             # and averages over samples: alpha * mean_batches(||W||^2) * batches / (2 n).
@@ -244,7 +246,7 @@ class _EpochMonitor(Callback):
 
         if self.validation is not None:
             X_val, y_val, sw_val = self.validation
-            est.validation_loss_curve_.append(logs["val_loss"] * est._loss_scale)
+            est.validation_loss_curve_.append((logs["val_loss"] + self.val_offset) * est._loss_scale)
             score = est._score_native(X_val, y_val, sw_val)
             est.validation_scores_.append(score)
             if est.verbose:
@@ -301,6 +303,7 @@ class _FullBatchObjective:
         self.loss_name = self.model._loss
         self.alpha = float(est.alpha)
         self.loss_scale, self.grad_scale = est._loss_scale, est._grad_scale
+        self.offset = est._loss_offset(targets, sample_weight)
         n = X.shape[0]
         self.n = n
         if sample_weight is None:
@@ -347,7 +350,7 @@ class _FullBatchObjective:
             loss += value * X.shape[0]
             grad += self.pack(layers) * X.shape[0]
         coefs = packed[:self.n_weights]
-        loss = loss / self.n * self.loss_scale + 0.5 * self.alpha * float(np.dot(coefs, coefs)) / self.sw_sum
+        loss = (loss / self.n + self.offset) * self.loss_scale + 0.5 * self.alpha * float(np.dot(coefs, coefs)) / self.sw_sum
         grad /= self.n * self.grad_scale
         grad[:self.n_weights] += (self.alpha / self.sw_sum) * coefs
         return loss, grad
@@ -397,6 +400,11 @@ class _BaseMLP(BaseEstimator):
 
     def _native_loss(self):
         return _OUTPUTS[self.out_activation_][1]
+
+    def _loss_offset(self, targets, sample_weight) -> float:
+        """What scikit-learn's loss adds to the native one (before _loss_scale)
+        on these targets: nothing, but for the Poisson deviance's terms of y alone."""
+        return 0.0
 
     def _native_lr(self) -> float:
         # SGD's step scales with the gradient, Adam's does not (see the module docstring).
@@ -600,6 +608,9 @@ class _BaseMLP(BaseEstimator):
 
         self.n_iter_ = 0
         monitor = _EpochMonitor(self, X_train.shape[0], batch_size, validation, incremental)
+        monitor.train_offset = self._loss_offset(t_train, sw_train)
+        if validation is not None:
+            monitor.val_offset = self._loss_offset(validation[1], validation[2])
         native_val = None
         if validation is not None:
             native_val = (validation[0], self._native_targets(validation[1]))
@@ -681,6 +692,8 @@ class _BaseMLP(BaseEstimator):
             return softmax(logits, axis=1)
         if self.out_activation_ == "logistic":
             return expit(logits)
+        if self.out_activation_ == "exp":
+            return np.exp(logits)
         return logits
 
     def _score_native(self, X, targets, sample_weight):
@@ -728,8 +741,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     indicator matrices one logistic output per label, all with the log-loss.
 
     Parameters (as scikit-learn's): hidden_layer_sizes, activation ({"relu",
-    "tanh", "logistic", "identity"}), solver ({"sgd", "lbfgs", "adam"}; the
-    default "sgd"), alpha, batch_size, learning_rate ({"constant",
+    "tanh", "logistic", "identity"}), solver ({"adam", "sgd", "lbfgs"}; the
+    default "adam"), alpha, batch_size, learning_rate ({"constant",
     "invscaling", "adaptive"}), learning_rate_init, power_t, max_iter,
     shuffle, random_state, tol, verbose, warm_start, momentum,
     nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
@@ -898,7 +911,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ``sklearn.neural_network.MLPRegressor``.
 
     Parameters and attributes as MLPClassifier's, without classes_ and
-    class_weight, with ``loss`` ("squared_error"; a keyword here). ``fit``
+    class_weight, with ``loss`` ("squared_error" or "poisson"; a keyword here). ``fit``
     takes ``sample_weight``; y may have several columns.
     """
 
@@ -921,18 +934,25 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_training_data(self, X, y, sample_weight, first_pass, incremental, classes):
         if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
             raise ValueError(f"loss: expected one of {list(_REGRESSION_LOSSES)}, got {self.loss!r}")
-        if self.loss == "poisson":
-            raise ValueError("loss: 'poisson' needs a native Poisson loss, which this version of mlpcore does "
-                             "not have; use loss='squared_error'")
         X, y = validate_data(self, X, y, reset=first_pass, dtype=(np.float64, np.float32), order="C",
                              multi_output=True, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
         if first_pass:
-            self.out_activation_ = "identity"
             self._n_targets = 1 if y.ndim == 1 else y.shape[1]
-            self._loss_scale = 0.5
-            self._grad_scale = 2.0 / self._n_targets
+            if self.loss == "poisson":
+                # scikit-learn's half Poisson deviance, summed over outputs, is n_targets
+                # times the native mean of exp(z) - y z plus the terms of y alone
+                # (_loss_offset); its gradient exp(z) - y is n_targets times the native one.
+                self.out_activation_ = "exp"
+                self._loss_scale = float(self._n_targets)
+                self._grad_scale = 1.0 / self._n_targets
+            else:
+                self.out_activation_ = "identity"
+                self._loss_scale = 0.5
+                self._grad_scale = 2.0 / self._n_targets
         targets = self._encode_targets(y)
         return np.ascontiguousarray(X, dtype=np.float32), targets, self._sample_weight(sample_weight, X), X.dtype
 
@@ -948,6 +968,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _native_targets(self, targets):
         return targets
+
+    def _loss_offset(self, targets, sample_weight) -> float:
+        if self.out_activation_ != "exp":
+            return 0.0
+        # The half deviance's y log(y) - y, averaged as the native loss averages rows.
+        t = np.asarray(targets, dtype=np.float64)
+        y_log_y = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)), 0.0)  # scipy's xlogy(t, t)
+        per_row = (y_log_y - t).mean(axis=1)
+        return float(np.average(per_row, weights=sample_weight))
 
     def _stratify_labels(self, targets):
         return None
