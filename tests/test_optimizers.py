@@ -47,6 +47,18 @@ def model_with(optimizer, seed=3):
     return model
 
 
+def torch_twin(torch, model):
+    """The same MLP in torch, starting from the model's weights: (net, its Linear layers)."""
+    net = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.ReLU(), torch.nn.Linear(48, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 10))
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for lin, (W, b) in zip(linears, model.get_weights()):
+            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b))
+    return net, linears
+
+
 def state_of(model):
     weights = [a for pair in model.get_weights() for a in pair]
     buffers, steps = model._opt.get_state(model._net)
@@ -69,13 +81,7 @@ def test_fifty_steps_match_torch_optim(rng, name):
     ours_factory, (torch_name, torch_kwargs) = CONFIGS[name]
     X, y = data(rng)
     model = model_with(ours_factory())
-    net = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.ReLU(), torch.nn.Linear(48, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 10))
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for lin, (W, b) in zip(linears, model.get_weights()):
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
+    net, linears = torch_twin(torch, model)
     opt = getattr(torch.optim, torch_name)(net.parameters(), foreach=False, **torch_kwargs)
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -232,13 +238,7 @@ def test_learning_rate_changed_between_epochs_matches_torch(rng):
     X, y = data(rng)
     model = model_with(mc.Adam(lr=1e-2))
     schedule = mc.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.1 if epoch == 1 else lr)
-    net = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.ReLU(), torch.nn.Linear(48, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 10))
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for lin, (W, b) in zip(linears, model.get_weights()):
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
+    net, linears = torch_twin(torch, model)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2, foreach=False)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     for epoch in range(2):
