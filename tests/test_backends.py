@@ -176,6 +176,19 @@ def test_sgemm_fused_column_sums_of_b(device, rng, trans_a, trans_b):
 
 
 @device
+def test_sgemm_alpha_zero_reads_neither_operand(device):
+    """The same alpha == 0 rule on every backend: C = beta * C (then the
+    epilogue), NaN in A or B never reaching it; B's column sums still taken."""
+    a = np.full((3, 4), np.nan, np.float32)
+    b = np.ones((4, 2), np.float32)
+    c = np.full((3, 2), 2.0, np.float32)
+    got, sums = _core.Backend(device).gemm_fused(a, b, c=c, alpha=0.0, beta=0.5, bias=np.ones(2, np.float32),
+                                                  activation="relu", column_sums=True)
+    np.testing.assert_array_equal(got, np.full((3, 2), 2.0))
+    np.testing.assert_array_equal(sums, np.full(2, 4.0))
+
+
+@device
 def test_sgemm_beta_zero_ignores_nan_in_c(device):
     a = np.ones((3, 4), np.float32)
     b = np.ones((4, 2), np.float32)

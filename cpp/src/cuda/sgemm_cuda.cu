@@ -251,6 +251,9 @@ void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size
   if (n > 65535u * 32u) {  // column tiles go on grid.y, which stops at 65535
     throw std::invalid_argument("cuda::sgemm: at most 2097120 columns");
   }
+  // alpha == 0 reads neither A nor B (NaN in them stays out), as on the CPU:
+  // the product of a k == 0 shape is C = beta * C, then the epilogue.
+  if (alpha == 0.0f) k = 0;
   // Tile indices are int; offsets are 64-bit (lda etc. are long long).
   const Shape s{static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
                 static_cast<long long>(lda), b, static_cast<long long>(ldb), beta, c,
