@@ -9,8 +9,9 @@
 #include "../isa_fillers.h"
 
 namespace {
-#include "../tile_store.h"
+#include "../pack_portable.h"
 #include "../pack_x86.h"
+#include "../tile_rows.h"
 
 constexpr int kMR = 6;
 constexpr int kNR = 16;
@@ -53,24 +54,26 @@ inline __m256 apply_epilogue(__m256 v, const mlpcore::TileEpilogue& ep, __m256 b
   return v;
 }
 
+// How a tile reads A, element (i, p) at a[i * rs_a + p * cs_a]: column when
+// rs_a == 1 and all R rows are real (a packed sliver, or op(A) = A^T read in
+// place: one pointer, each row at a fixed offset), else row_pointers (a
+// pointer per row; rows past m repeat the last real row, computed but never
+// stored). Both issue the same FMAs in the same order.
+enum class AWalk { column, row_pointers };
+
 // The tile computed with R rows of accumulators (R = 6 for full tiles; 4 or 2
 // for the last rows of a product, e.g. rows 30-31 of a batch of 32, which
-// would otherwise cost a whole 6-row tile). Every R sums in the same order, so
-// a row of C is bitwise the same wherever it sits in the batch.
-// B's rows are STEP floats apart (kNR: packed), or rs_b apart when STEP is 0.
-template <int R, int STEP>
+// would otherwise cost a whole 6-row tile). Every R and walk sums in the same
+// order, so a row of C is bitwise the same wherever it sits in the batch.
+// B's steps are rs_b floats apart.
+template <int R, AWalk WALK>
 void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m, int n,
                float alpha, float beta, const mlpcore::TileEpilogue* ep) {
-  const std::ptrdiff_t b_step = STEP ? STEP : rs_b;
   __m256 acc[R][2];
 #pragma GCC unroll 6
   for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
 
-  // Rows past m repeat the last real row: computed, never stored, never out of bounds.
-  const float* row[R];
-#pragma GCC unroll 6
-  for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
   // Start fetching the C tile now; it is read (beta != 0) or written after the k loop.
 #pragma GCC unroll 6
   for (int i = 0; i < R; ++i) {
@@ -80,22 +83,46 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
     }
   }
 
-  std::ptrdiff_t off = 0;
-#pragma GCC unroll 2
-  for (std::size_t p = 0; p < kc; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = _mm256_loadu_ps(b + 8);
+  auto step = [&](const float* bp, auto a_at_row) {
+    const __m256 b0 = _mm256_loadu_ps(bp);
+    const __m256 b1 = _mm256_loadu_ps(bp + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < R; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(row[i] + off);
+      const __m256 ai = _mm256_broadcast_ss(a_at_row(i));
       acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
-    off += cs_a;
-    b += b_step;
+  };
+  if constexpr (WALK == AWalk::column) {
+#pragma GCC unroll 2
+    for (std::size_t p = 0; p < kc; ++p) {
+      step(b, [&](int i) { return a + i; });
+      a += cs_a;
+      b += rs_b;
+    }
+  } else {
+    const float* row[R];
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
+    std::ptrdiff_t off = 0;
+#pragma GCC unroll 2
+    for (std::size_t p = 0; p < kc; ++p) {
+      step(b, [&](int i) { return row[i] + off; });
+      off += cs_a;
+      b += rs_b;
+    }
   }
 
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  // alpha == 1 skips the product (1 * x == x, so the result is the same).
+  if (alpha != 1.0f) {
+    const __m256 va = _mm256_set1_ps(alpha);
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+      acc[i][0] = _mm256_mul_ps(va, acc[i][0]);
+      acc[i][1] = _mm256_mul_ps(va, acc[i][1]);
+    }
+  }
+  const __m256 vb = _mm256_set1_ps(beta);
   const bool full = n == kNR;
   const __m256i mask0 = lane_mask(n), mask1 = lane_mask(n - 8);
   __m256 bias0 = _mm256_setzero_ps(), bias1 = bias0;
@@ -107,8 +134,8 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   for (int i = 0; i < R; ++i) {
     if (i < m) {
       float* ci = c + i * ldc;
-      __m256 r0 = _mm256_mul_ps(va, acc[i][0]);
-      __m256 r1 = _mm256_mul_ps(va, acc[i][1]);
+      __m256 r0 = acc[i][0];
+      __m256 r1 = acc[i][1];
       if (beta != 0.0f) {
         r0 = _mm256_fmadd_ps(vb, load_lanes(ci, full, mask0), r0);
         r1 = _mm256_fmadd_ps(vb, load_lanes(ci + 8, full, mask1), r1);
@@ -127,13 +154,17 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
 void sgemm_ukr_avx2_6x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                          const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m,
                          int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
-  call_tile<kMR, 4, 2, kNR>(m, rs_b, [&](auto rows, auto step) {
-    tile_rows<decltype(rows)::value, decltype(step)::value>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n,
-                                                            alpha, beta, ep);
+  call_with_rows<kMR, 4, 2>(m, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    if (rs_a == 1 && m == R) {
+      tile_rows<R, AWalk::column>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+    } else {
+      tile_rows<R, AWalk::row_pointers>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+    }
   });
 }
 
-// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+// A's sliver is the sliver of op(A)^T (pack_portable.h), mr wide.
 void sgemm_pack_a_avx2(bool trans, const float* a, std::size_t lda, std::size_t rows,
                        std::size_t kb, float* dst) {
   pack_sliver_x86<kMR>(!trans, a, lda, rows, kb, dst);
@@ -152,9 +183,8 @@ void fill_sgemm_avx2(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_avx2_6x16;
   table.sgemm_pack_a = sgemm_pack_a_avx2;
   table.sgemm_pack_b = sgemm_pack_b_avx2;
-  // kc: a 16 x 256 B sliver (16 KiB) stays in a 32 KiB L1; mc: a 144 x 256
-  // A block (144 KiB) in L2; nc: a 256 x 2048 B panel (2 MiB) in L3.
-  table.sgemm_blocking = GemmBlocking{kMR, kNR, 144, 256, 2048};
+  // Defaults for when no cache size can be read (gemm_blocking.h derives them).
+  table.sgemm_blocking = GemmBlocking{kMR, kNR, 252, 512, 2048};
 }
 
 }  // namespace mlpcore
