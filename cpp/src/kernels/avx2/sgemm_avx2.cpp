@@ -33,27 +33,6 @@ inline void store_lanes(float* p, __m256 v, bool full, __m256i mask) {
   }
 }
 
-// TileEpilogue on 8 columns of one row (bias already loaded).
-inline __m256 apply_epilogue(__m256 v, const mlpcore::TileEpilogue& ep, __m256 bias,
-                             const float* y, bool full, __m256i mask) {
-  using mlpcore::Activation;
-  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-  if (ep.bias) v = _mm256_add_ps(v, bias);
-  if (ep.relu) v = _mm256_max_ps(zero, v);  // returns v when v is NaN
-  if (ep.y) {
-    const __m256 yv = load_lanes(y, full, mask);
-    switch (ep.derivative) {
-      case Activation::relu: v = _mm256_and_ps(v, _mm256_cmp_ps(yv, zero, _CMP_GT_OQ)); break;
-      case Activation::sigmoid: v = _mm256_mul_ps(v, _mm256_mul_ps(yv, _mm256_sub_ps(one, yv))); break;
-      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
-        v = _mm256_mul_ps(v, _mm256_mul_ps(_mm256_sub_ps(one, yv), _mm256_add_ps(one, yv)));
-        break;
-      case Activation::identity: break;
-    }
-  }
-  return v;
-}
-
 // How a tile reads A, element (i, p) at a[i * rs_a + p * cs_a]: column when
 // rs_a == 1 and all R rows are real (a packed sliver, or op(A) = A^T read in
 // place: one pointer, each row at a fixed offset), else row_pointers (a
@@ -113,7 +92,9 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
     }
   }
 
-  // alpha == 1 skips the product (1 * x == x, so the result is the same).
+  // C = epilogue(alpha * acc + beta * C), a pass over the rows for each step
+  // so that no test is left inside the unrolled rows; alpha == 1 skips the
+  // product (1 * x == x). Partial rows through masks, full ones without.
   if (alpha != 1.0f) {
     const __m256 va = _mm256_set1_ps(alpha);
 #pragma GCC unroll 6
@@ -122,31 +103,65 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
       acc[i][1] = _mm256_mul_ps(va, acc[i][1]);
     }
   }
-  const __m256 vb = _mm256_set1_ps(beta);
   const bool full = n == kNR;
-  const __m256i mask0 = lane_mask(n), mask1 = lane_mask(n - 8);
-  __m256 bias0 = _mm256_setzero_ps(), bias1 = bias0;
-  if (ep && ep->bias) {
-    bias0 = load_lanes(ep->bias, full, mask0);
-    bias1 = load_lanes(ep->bias + 8, full, mask1);
-  }
+  const __m256i mask[2] = {lane_mask(n), lane_mask(n - 8)};
+  if (beta != 0.0f) {
+    const __m256 vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 6
-  for (int i = 0; i < R; ++i) {
-    if (i < m) {
-      float* ci = c + i * ldc;
-      __m256 r0 = acc[i][0];
-      __m256 r1 = acc[i][1];
-      if (beta != 0.0f) {
-        r0 = _mm256_fmadd_ps(vb, load_lanes(ci, full, mask0), r0);
-        r1 = _mm256_fmadd_ps(vb, load_lanes(ci + 8, full, mask1), r1);
+    for (int i = 0; i < R; ++i) {
+      for (int v = 0; v < 2; ++v) {
+        if (i < m) acc[i][v] = _mm256_fmadd_ps(vb, load_lanes(c + i * ldc + 8 * v, full, mask[v]), acc[i][v]);
       }
-      if (ep) {
-        const float* yi = ep->y ? ep->y + i * ep->ld_y : nullptr;
-        r0 = apply_epilogue(r0, *ep, bias0, yi, full, mask0);
-        r1 = apply_epilogue(r1, *ep, bias1, yi ? yi + 8 : nullptr, full, mask1);
+    }
+  }
+  // Each element through f(x, v, i): v its vector's index in the row, i the row.
+  auto store_rows = [&](auto f) {
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+      for (int v = 0; v < 2; ++v) {
+        if (i < m) store_lanes(c + i * ldc + 8 * v, f(acc[i][v], v, i), full, mask[v]);
       }
-      store_lanes(ci, r0, full, mask0);
-      store_lanes(ci + 8, r1, full, mask1);
+    }
+  };
+  using mlpcore::Activation;
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  if (!ep || (!ep->bias && !ep->relu && !ep->y)) {
+    store_rows([](__m256 x, int, int) { return x; });
+  } else if (!ep->y) {
+    __m256 bias[2] = {zero, zero};
+    for (int v = 0; v < 2; ++v) {
+      if (ep->bias) bias[v] = load_lanes(ep->bias + 8 * v, full, mask[v]);
+    }
+    auto relu = [&](__m256 x) { return _mm256_max_ps(zero, x); };  // returns x when x is NaN
+    if (ep->bias && ep->relu) {
+      store_rows([&](__m256 x, int v, int) { return relu(_mm256_add_ps(x, bias[v])); });
+    } else if (ep->bias) {
+      store_rows([&](__m256 x, int v, int) { return _mm256_add_ps(x, bias[v]); });
+    } else {
+      store_rows([&](__m256 x, int, int) { return relu(x); });
+    }
+  } else {
+    // Times act'(.) through the stored output y (as activation_backward computes it).
+    auto y_at = [&](int v, int i) { return load_lanes(ep->y + i * ep->ld_y + 8 * v, full, mask[v]); };
+    switch (ep->derivative) {
+      case Activation::relu:
+        store_rows([&](__m256 x, int v, int i) {
+          return _mm256_and_ps(x, _mm256_cmp_ps(y_at(v, i), zero, _CMP_GT_OQ));
+        });
+        break;
+      case Activation::sigmoid:
+        store_rows([&](__m256 x, int v, int i) {
+          const __m256 y = y_at(v, i);
+          return _mm256_mul_ps(x, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
+        });
+        break;
+      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
+        store_rows([&](__m256 x, int v, int i) {
+          const __m256 y = y_at(v, i);
+          return _mm256_mul_ps(x, _mm256_mul_ps(_mm256_sub_ps(one, y), _mm256_add_ps(one, y)));
+        });
+        break;
+      case Activation::identity: store_rows([](__m256 x, int, int) { return x; }); break;
     }
   }
 }

@@ -23,29 +23,6 @@ inline __mmask16 lane_mask(int n) {
                  : static_cast<__mmask16>(n <= 0 ? 0u : (1u << n) - 1u);
 }
 
-// TileEpilogue on 16 columns of one row (bias already loaded).
-inline __m512 apply_epilogue(__m512 v, const mlpcore::TileEpilogue& ep, __m512 bias,
-                             const float* y, __mmask16 mask) {
-  using mlpcore::Activation;
-  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-  if (ep.bias) v = _mm512_add_ps(v, bias);
-  if (ep.relu) v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
-  if (ep.y) {
-    const __m512 yv = _mm512_maskz_loadu_ps(mask, y);
-    switch (ep.derivative) {
-      case Activation::relu:
-        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(yv, zero, _CMP_GT_OQ), v);
-        break;
-      case Activation::sigmoid: v = _mm512_mul_ps(v, _mm512_mul_ps(yv, _mm512_sub_ps(one, yv))); break;
-      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
-        v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_sub_ps(one, yv), _mm512_add_ps(one, yv)));
-        break;
-      case Activation::identity: break;
-    }
-  }
-  return v;
-}
-
 // How a tile reads A, element (i, p) at a[i * rs_a + p * cs_a]:
 // - column: rs_a == 1 and all R rows real, so a step's R values are
 //   consecutive (a packed sliver, or op(A) = A^T read in place): one pointer,
@@ -114,7 +91,9 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
     }
   }
 
-  // C = epilogue(alpha * acc + beta * C); alpha == 1 skips the product (1 * x == x).
+  // C = epilogue(alpha * acc + beta * C), a pass over the rows for each step
+  // so that no test is left inside the unrolled rows; alpha == 1 skips the
+  // product (1 * x == x). Partial rows through masks.
   if (alpha != 1.0f) {
     const __m512 va = _mm512_set1_ps(alpha);
 #pragma GCC unroll 12
@@ -123,48 +102,67 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
       if constexpr (V == 2) acc[i][1] = _mm512_mul_ps(va, acc[i][1]);
     }
   }
-  const __m512 vb = _mm512_set1_ps(beta);
-  const __mmask16 k0 = lane_mask(n), k1 = lane_mask(n - 16);
-  __m512 bias0 = _mm512_setzero_ps(), bias1 = bias0;
-  if (ep && ep->bias) {
-    bias0 = _mm512_maskz_loadu_ps(k0, ep->bias);
-    if constexpr (V == 2) bias1 = _mm512_maskz_loadu_ps(k1, ep->bias + 16);
-  }
-  // Full rows are loaded and stored without masks.
-  auto store_rows = [&](auto full) {
-    constexpr bool kFull = decltype(full)::value != 0;
-    auto load = [&](__mmask16 k, const float* p) {
-      return kFull ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(k, p);
-    };
-    auto store = [&](__mmask16 k, float* p, __m512 v) {
-      if constexpr (kFull) {
-        _mm512_storeu_ps(p, v);
-      } else {
-        _mm512_mask_storeu_ps(p, k, v);
-      }
-    };
+  const __mmask16 mask[2] = {lane_mask(n), lane_mask(n - 16)};
+  if (beta != 0.0f) {
+    const __m512 vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 12
     for (int i = 0; i < R; ++i) {
-      if (i < m) {
-        float* ci = c + i * ldc;
-        __m512 r0 = acc[i][0];
-        if (beta != 0.0f) r0 = _mm512_fmadd_ps(vb, load(k0, ci), r0);
-        const float* yi = ep && ep->y ? ep->y + i * ep->ld_y : nullptr;
-        if (ep) r0 = apply_epilogue(r0, *ep, bias0, yi, k0);
-        store(k0, ci, r0);
-        if constexpr (V == 2) {
-          __m512 r1 = acc[i][1];
-          if (beta != 0.0f) r1 = _mm512_fmadd_ps(vb, load(k1, ci + 16), r1);
-          if (ep) r1 = apply_epilogue(r1, *ep, bias1, yi ? yi + 16 : nullptr, k1);
-          store(k1, ci + 16, r1);
-        }
+      for (int v = 0; v < V; ++v) {
+        if (i < m) acc[i][v] = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v), acc[i][v]);
+      }
+    }
+  }
+  // Each element through f(x, j, y): j its vector's index in the row, y the
+  // row of the stored output for a derivative.
+  auto store_rows = [&](auto f) {
+#pragma GCC unroll 12
+    for (int i = 0; i < R; ++i) {
+      for (int v = 0; v < V; ++v) {
+        if (i < m) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], f(acc[i][v], v, i));
       }
     }
   };
-  if (n == 16 * V) {
-    store_rows(IntConstant<1>{});
+  using mlpcore::Activation;
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  if (!ep || (!ep->bias && !ep->relu && !ep->y)) {
+    store_rows([](__m512 x, int, int) { return x; });
+  } else if (!ep->y) {
+    __m512 bias[2] = {zero, zero};
+    for (int v = 0; v < V; ++v) {
+      if (ep->bias) bias[v] = _mm512_maskz_loadu_ps(mask[v], ep->bias + 16 * v);
+    }
+    // max(0, x), NaN passing through
+    auto relu = [&](__m512 x) { return _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), zero); };
+    if (ep->bias && ep->relu) {
+      store_rows([&](__m512 x, int v, int) { return relu(_mm512_add_ps(x, bias[v])); });
+    } else if (ep->bias) {
+      store_rows([&](__m512 x, int v, int) { return _mm512_add_ps(x, bias[v]); });
+    } else {
+      store_rows([&](__m512 x, int, int) { return relu(x); });
+    }
   } else {
-    store_rows(IntConstant<0>{});
+    // Times act'(.) through the stored output y (as activation_backward computes it).
+    auto y_at = [&](int v, int i) { return _mm512_maskz_loadu_ps(mask[v], ep->y + i * ep->ld_y + 16 * v); };
+    switch (ep->derivative) {
+      case Activation::relu:
+        store_rows([&](__m512 x, int v, int i) {
+          return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y_at(v, i), zero, _CMP_GT_OQ), x);
+        });
+        break;
+      case Activation::sigmoid:
+        store_rows([&](__m512 x, int v, int i) {
+          const __m512 y = y_at(v, i);
+          return _mm512_mul_ps(x, _mm512_mul_ps(y, _mm512_sub_ps(one, y)));
+        });
+        break;
+      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
+        store_rows([&](__m512 x, int v, int i) {
+          const __m512 y = y_at(v, i);
+          return _mm512_mul_ps(x, _mm512_mul_ps(_mm512_sub_ps(one, y), _mm512_add_ps(one, y)));
+        });
+        break;
+      case Activation::identity: store_rows([](__m512 x, int, int) { return x; }); break;
+    }
   }
 }
 
