@@ -299,7 +299,8 @@ def path_shapes():
     kc = mc.config()["blocking"]["kc"]
     return [(256, 10, 32), (256, 10, 2 * kc + 3), (32, 10, 256), (7, 10, 33),
             (32, 784, 512), (2 * nr, 3 * nr + 5, kc + 9), (4 * mr + 1, 9 * nr, 40),
-            (nr // 2, 5 * nr, 300), (301, 5, 70), (32, 256, 10), (200, 4150, 40)]
+            (nr // 2, 5 * nr, 300), (301, 5, 70), (32, 256, 10), (200, 4150, 40),
+            (18, 203, 300), (45, 3, 77), (2 * nr + 3, 7, 19)]
 
 
 def test_storage_of_the_operands_does_not_change_the_bits(isa, rng, restore_threads):

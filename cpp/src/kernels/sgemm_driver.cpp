@@ -1,12 +1,15 @@
 // The one GEMM driver (BLIS's five loops): for each nc-wide block of columns
 // and kc-deep slice of the shared dimension, B is packed into nr-wide slivers
-// (by the ISA's packing routine, which absorbs the transpose); for each mc-tall
-// block of rows, A is packed into mr-tall slivers (likewise) when it is reused
-// enough to pay for it, else read in place through strides; then the dispatched
-// micro-kernel computes every mr x nr tile and applies the epilogue on the last
-// k slice. Threads split C, never the shared dimension: by rows, sharing each
-// packed panel of B, or by columns, each block a product of its own; so each
-// element of C is summed in the same order whatever the thread count.
+// (by the ISA's packing routine, which absorbs the transpose) unless the
+// micro-kernel can read it in place; for each mc-tall block of rows, A is
+// packed into mr-tall slivers (likewise) when it is reused enough to pay for
+// it, else read in place through strides; then the dispatched micro-kernel
+// computes every mr x nr tile and applies the epilogue on the last k slice.
+// Some shapes run as C^T = op(B)^T op(A)^T instead (a narrow C, or a
+// transposed B with few rows), with the same FMAs. Threads split C, never the
+// shared dimension: by rows, sharing each packed panel of B, or by columns,
+// each block a product of its own; so each element of C is summed in the same
+// order whatever the thread count.
 #include "mlpcore/gemm.h"
 
 #include <algorithm>
@@ -17,7 +20,7 @@
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
-#include <immintrin.h>  // _mm_pause
+#include <immintrin.h>  // _mm_pause, and SSE for transpose_into
 #endif
 
 #include "mlpcore/aligned_buffer.h"
@@ -70,9 +73,8 @@ void scale_and_finish(std::size_t m, std::size_t n, float beta, float* c, std::s
 // of at most mr / 3 rows is merged with the full tile before it and the pair
 // split into halves, when A is read in place (packed A comes in mr-tall
 // slivers). A tile of one or two rows has too few accumulators to keep both
-// FMA units busy: on AVX2 (mr = 6, Zen 3, operands in L1) 32 rows take 11.1 ns
-// per step of k as 6+6+6+6+4+4 against 11.4 as 6+6+6+6+6+2. Each row is summed
-// in the same order whatever the height of its tile, so results do not change.
+// FMA units busy (docs/gemm.md has the timing). Each row is summed in the same
+// order whatever the height of its tile, so results do not change.
 struct RowTiles {
   std::size_t rows, mr;
   std::size_t count;  // tiles
@@ -460,30 +462,88 @@ void column_sums_by_slices(const Product& pr, std::size_t kc, float* out) {
   }
 }
 
-// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in blocks of
-// src's rows so that both sides stay in L1; then, with ep.act_output, times
-// act'(.) through y (dst's shape), as the micro-kernels' epilogue computes it.
+// act'(y) times v, as the micro-kernels' epilogue computes it.
+inline float times_derivative(Activation act, float v, float y) {
+  switch (act) {
+    case Activation::relu: return y > 0.0f ? v : 0.0f;
+    case Activation::sigmoid: return v * (y * (1.0f - y));
+    case Activation::tanh: return v * ((1.0f - y) * (1.0f + y));
+    case Activation::identity: break;
+  }
+  return v;
+}
+
+#if defined(__SSE2__) || defined(_M_X64)
+#define MLPCORE_SSE_TRANSPOSE 1
+// The first h (1 to 4) floats at p, the rest zero; and the converse store.
+inline __m128 load_first(std::size_t h, const float* p) {
+  if (h == 4) return _mm_loadu_ps(p);
+  __m128 v = h >= 2 ? _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p)) : _mm_load_ss(p);
+  if (h == 3) v = _mm_movelh_ps(v, _mm_load_ss(p + 2));
+  return v;
+}
+
+inline void store_first(std::size_t h, float* p, __m128 v) {
+  if (h == 4) {
+    _mm_storeu_ps(p, v);
+    return;
+  }
+  if (h >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), v);
+  } else {
+    _mm_store_ss(p, v);
+  }
+  if (h == 3) _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
+}
+
+// times_derivative on 4 lanes, with the same operations.
+inline __m128 times_derivative(Activation act, __m128 v, __m128 y) {
+  const __m128 one = _mm_set1_ps(1.0f);
+  switch (act) {
+    case Activation::relu: return _mm_and_ps(v, _mm_cmpgt_ps(y, _mm_setzero_ps()));
+    case Activation::sigmoid: return _mm_mul_ps(v, _mm_mul_ps(y, _mm_sub_ps(one, y)));
+    case Activation::tanh: return _mm_mul_ps(v, _mm_mul_ps(_mm_sub_ps(one, y), _mm_add_ps(one, y)));
+    case Activation::identity: break;
+  }
+  return v;
+}
+#endif
+
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols; then, with
+// ep.act_output, times act'(.) through y (dst's shape). In blocks of 4 x 4
+// through SSE registers where the baseline x86-64 has them (a transposed
+// output layer's 10 x m block would otherwise cost about as much as its
+// product), a last block of fewer rows padded with zeros.
 void transpose_into(std::size_t rows, std::size_t cols, const float* src, std::size_t lds, float* dst,
                     std::size_t ldd, const Epilogue& ep = Epilogue{}) {
-  constexpr std::size_t kBlock = 16;
-  for (std::size_t i0 = 0; i0 < rows; i0 += kBlock) {
-    const std::size_t i1 = std::min(rows, i0 + kBlock);
-    for (std::size_t j = 0; j < cols; ++j) {
-      float* d = dst + j * ldd;
-      if (!ep.act_output) {
-        for (std::size_t i = i0; i < i1; ++i) d[i] = src[i * lds + j];
-        continue;
-      }
-      const float* y = ep.act_output + j * ep.ld_act_output;
-      for (std::size_t i = i0; i < i1; ++i) {
-        const float v = src[i * lds + j], yi = y[i];
-        switch (ep.act) {
-          case Activation::relu: d[i] = yi > 0.0f ? v : 0.0f; break;
-          case Activation::sigmoid: d[i] = v * (yi * (1.0f - yi)); break;
-          case Activation::tanh: d[i] = v * ((1.0f - yi) * (1.0f + yi)); break;
-          case Activation::identity: d[i] = v; break;
+  std::size_t j0 = 0;
+#if defined(MLPCORE_SSE_TRANSPOSE)
+  const __m128 zero = _mm_setzero_ps();
+  for (std::size_t i0 = 0; i0 < rows; i0 += 4) {
+    const std::size_t h = std::min<std::size_t>(4, rows - i0);
+    const float* s0 = src + i0 * lds;
+    for (std::size_t j = 0; j + 4 <= cols; j += 4) {
+      __m128 r0 = _mm_loadu_ps(s0 + j);
+      __m128 r1 = h > 1 ? _mm_loadu_ps(s0 + lds + j) : zero;
+      __m128 r2 = h > 2 ? _mm_loadu_ps(s0 + 2 * lds + j) : zero;
+      __m128 r3 = h > 3 ? _mm_loadu_ps(s0 + 3 * lds + j) : zero;
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      const __m128 r[4] = {r0, r1, r2, r3};
+      for (std::size_t q = 0; q < 4; ++q) {
+        __m128 v = r[q];
+        if (ep.act_output) {
+          v = times_derivative(ep.act, v, load_first(h, ep.act_output + (j + q) * ep.ld_act_output + i0));
         }
+        store_first(h, dst + (j + q) * ldd + i0, v);
       }
+    }
+  }
+  j0 = cols / 4 * 4;
+#endif
+  for (std::size_t j = j0; j < cols; ++j) {
+    for (std::size_t i = 0; i < rows; ++i) {
+      const float v = src[i * lds + j];
+      dst[j * ldd + i] = ep.act_output ? times_derivative(ep.act, v, ep.act_output[j * ep.ld_act_output + i]) : v;
     }
   }
 }

@@ -1,7 +1,8 @@
 // Portable GEMM micro-kernel: a 4 x 16 tile in plain C++ the compiler keeps in
-// vector registers (SSE2 on any x86-64, NEON on aarch64). The fallback on CPUs
-// the dispatcher does not know, and the reference the SIMD kernels are tested
-// against.
+// vector registers (SSE2 on any x86-64, NEON on aarch64): the fallback on CPUs
+// the dispatcher does not know, and MLPCORE_ISA=generic. Like the SIMD kernels,
+// it is tested against a float64 numpy reference (tests/test_gemm.py), not
+// used as theirs.
 #include <cstddef>
 
 #include "../isa_fillers.h"
