@@ -18,6 +18,15 @@ namespace {
 constexpr int kMR = 12;
 constexpr int kNR = 32;
 
+// The rows of a tile are unrolled so that its accumulators live in registers.
+// Not in the emulated build (tests only): there each register is a struct in
+// memory anyway, and unrolled emulated code takes many times as long to build.
+#if defined(MLPCORE_AVX512_EMULATED) || defined(_MSC_VER)
+#define MLPCORE_UNROLL_ROWS
+#else
+#define MLPCORE_UNROLL_ROWS _Pragma("GCC unroll 12")
+#endif
+
 inline __mmask16 lane_mask(int n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF)
                  : static_cast<__mmask16>(n <= 0 ? 0u : (1u << n) - 1u);
@@ -43,7 +52,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
                const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m, int n,
                float alpha, float beta, const mlpcore::TileEpilogue* ep) {
   __m512 acc[R][V];
-#pragma GCC unroll 12
+MLPCORE_UNROLL_ROWS
   for (int i = 0; i < R; ++i) {
     acc[i][0] = _mm512_setzero_ps();
     if constexpr (V == 2) acc[i][1] = _mm512_setzero_ps();
@@ -53,7 +62,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   // k loop. Rows of a large C, ldc apart, are rarely still cached from the last
   // k slice. A short k loop (k = 10 in an output layer's input gradient)
   // could not hide the fetch anyway.
-#pragma GCC unroll 12
+MLPCORE_UNROLL_ROWS
   for (int i = 0; i < R; ++i) {
     if (i < m && kc >= 32) {
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
@@ -66,7 +75,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   auto step = [&](const float* bp, auto a_of_row) {
     const __m512 b0 = V == 1 ? _mm512_maskz_loadu_ps(b_mask, bp) : _mm512_loadu_ps(bp);
     const __m512 b1 = V == 2 ? _mm512_loadu_ps(bp + 16) : b0;
-#pragma GCC unroll 12
+MLPCORE_UNROLL_ROWS
     for (int i = 0; i < R; ++i) {
       const __m512 ai = _mm512_set1_ps(a_of_row(i));
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
@@ -81,7 +90,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
     }
   } else {
     const float* row[R];
-#pragma GCC unroll 12
+MLPCORE_UNROLL_ROWS
     for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
     std::ptrdiff_t off = 0;
     for (std::size_t p = 0; p < kc; ++p) {
@@ -96,7 +105,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   // product (1 * x == x). Partial rows through masks.
   if (alpha != 1.0f) {
     const __m512 va = _mm512_set1_ps(alpha);
-#pragma GCC unroll 12
+MLPCORE_UNROLL_ROWS
     for (int i = 0; i < R; ++i) {
       acc[i][0] = _mm512_mul_ps(va, acc[i][0]);
       if constexpr (V == 2) acc[i][1] = _mm512_mul_ps(va, acc[i][1]);
@@ -105,7 +114,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   const __mmask16 mask[2] = {lane_mask(n), lane_mask(n - 16)};
   if (beta != 0.0f) {
     const __m512 vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 12
+MLPCORE_UNROLL_ROWS
     for (int i = 0; i < R; ++i) {
       for (int v = 0; v < V; ++v) {
         if (i < m) acc[i][v] = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v), acc[i][v]);
@@ -115,7 +124,7 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
   // Each element through f(x, j, y): j its vector's index in the row, y the
   // row of the stored output for a derivative.
   auto store_rows = [&](auto f) {
-#pragma GCC unroll 12
+MLPCORE_UNROLL_ROWS
     for (int i = 0; i < R; ++i) {
       for (int v = 0; v < V; ++v) {
         if (i < m) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], f(acc[i][v], v, i));
