@@ -216,11 +216,11 @@ void pack_b_slivers(const KernelTable& kt, const Product& pr, BInPlace in_place,
   }
 }
 
-// Rows [ic, ic + mb) of C against one packed panel of op(B) (columns jc..jc +
-// nb, k offset pc, kb deep): A's rows packed into a_pack (room for mb rounded
-// up to mr, by kb) when it is not null, else read in place; then every tile, in column-sliver-major order so
-// that each packed B sliver is reused across consecutive row tiles while it is
-// in L1; the epilogue on the last k slice.
+// Rows [ic, ic + mb) of C against one panel of op(B) (columns jc..jc + nb, k
+// offset pc, kb deep; packed into b_pack but where b_in_place says): A's rows
+// packed into a_pack (room for mb rounded up to mr, by kb) when it is not
+// null, else read in place; then every tile, with the epilogue on the last k
+// slice.
 void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std::size_t mb,
                    std::size_t jc, std::size_t nb, std::size_t pc, std::size_t kb, float* a_pack,
                    const float* b_pack, BInPlace b_in_place) {
@@ -247,13 +247,21 @@ void multiply_rows(const KernelTable& kt, const Product& pr, std::size_t ic, std
   const std::ptrdiff_t ldc = static_cast<std::ptrdiff_t>(pr.ldc);
   const RowTiles row_tiles = plan_row_tiles(mb, mr, pack_a);
   const std::size_t n_slivers = ceil_div(nb, nr);
-  for (std::size_t jr = 0; jr < n_slivers; ++jr) {
-    const std::size_t col = jc + jr * nr;
-    const int tn = static_cast<int>(std::min(nr, pr.n - col));
-    const bool in_place = b_in_place.sliver(static_cast<std::size_t>(tn), nr);
-    const float* bt = in_place ? pr.b + pc * pr.ldb + col : b_pack + jr * nr * kb;
-    const std::ptrdiff_t rs_b = static_cast<std::ptrdiff_t>(in_place ? pr.ldb : nr);
-    for (std::size_t ir = 0; ir < row_tiles.count; ++ir) {
+  // Tiles row by row (each A sliver meets every B sliver while it is in L1,
+  // and C is written a few whole rows at a time), but column sliver by column
+  // sliver when B is read in place: each sliver then meets the row tiles while
+  // its strided rows are cached, instead of being streamed once per row tile.
+  const bool rows_outer = !b_in_place.full && !b_in_place.partial;
+  const std::size_t outer = rows_outer ? row_tiles.count : n_slivers;
+  const std::size_t inner = rows_outer ? n_slivers : row_tiles.count;
+  for (std::size_t o = 0; o < outer; ++o) {
+    for (std::size_t q = 0; q < inner; ++q) {
+      const std::size_t jr = rows_outer ? q : o, ir = rows_outer ? o : q;
+      const std::size_t col = jc + jr * nr;
+      const int tn = static_cast<int>(std::min(nr, pr.n - col));
+      const bool in_place = b_in_place.sliver(static_cast<std::size_t>(tn), nr);
+      const float* bt = in_place ? pr.b + pc * pr.ldb + col : b_pack + jr * nr * kb;
+      const std::ptrdiff_t rs_b = static_cast<std::ptrdiff_t>(in_place ? pr.ldb : nr);
       const std::size_t row = ic + row_tiles.start(ir);
       const int tm = static_cast<int>(row_tiles.height(ir));
       float* ct = pr.c + row * pr.ldc + col;
