@@ -1,10 +1,13 @@
-"""mlpcore's GEMM against numpy's ``@`` (OpenBLAS), timed in one process.
+"""mlpcore's GEMM against numpy's ``@`` (OpenBLAS) and PyTorch's matmul, timed in one process.
 
 Shapes: squares n = 64 ... 4096, and the nine products of one training step of
 a 784-512-256-10 MLP at batch 32, 128 and 512 (per layer: forward X.W,
 backward X^T.dY and dY.W^T), each on 1 and 2 threads (numpy's threads through
-threadpoolctl). Calls alternate between the two libraries and the median of
-each is kept, so a busy host slows both alike.
+threadpoolctl, PyTorch's through torch.set_num_threads). Calls alternate
+between the libraries and the median of each is kept, so a busy host slows
+them alike. PyTorch is timed when it is installed (--no-torch leaves it out).
+With --peak GFLOPS (one core's FMA peak, as build/dev/mlpcore_bench measures
+it) each row also gives mlpcore's fraction of that peak times the threads.
 
 If OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set, numpy is also timed in a
 subprocess with both unset (OpenBLAS then picks its best kernel) and ratios are
@@ -96,26 +99,50 @@ def run_numpy_only(cases, threads):
     return out
 
 
-def run_both(cases, threads):
+def torch_fn(torch, a, b, ta, tb):
+    ta_, tb_ = torch.from_numpy(a), torch.from_numpy(b)
+    aa, bb = (ta_.T if ta else ta_), (tb_.T if tb else tb_)
+    return lambda: torch.matmul(aa, bb)
+
+
+def run_all(cases, threads, torch):
+    """(mlpcore, numpy, torch or None) median seconds per (case, threads)."""
     import mlpcore as mc
     from threadpoolctl import threadpool_limits
 
     out = {}
     for t in threads:
         mc.set_num_threads(t)
+        if torch is not None:
+            torch.set_num_threads(t)
         with threadpool_limits(limits=t, user_api="blas"):
             for label, m, n, k, ta, tb in cases:
                 a, b = operands(m, n, k, ta, tb)
-                np_fn = numpy_fn(a, b, ta, tb)
-                mc_fn = lambda: mc.ops.matmul(a, b, trans_a=ta, trans_b=tb)  # noqa: E731
-                np_fn(), mc_fn()
+                fns = [lambda: mc.ops.matmul(a, b, trans_a=ta, trans_b=tb), numpy_fn(a, b, ta, tb)]
+                if torch is not None:
+                    fns.append(torch_fn(torch, a, b, ta, tb))
+                for fn in fns:
+                    fn()
                 reps = budget_reps(2.0 * m * n * k)
-                t_np, t_mc = [], []
+                times = [[] for _ in fns]
                 for _ in range(reps):  # interleaved
-                    t_np.append(time_once(np_fn))
-                    t_mc.append(time_once(mc_fn))
-                out[f"{label}|{t}"] = (statistics.median(t_mc), statistics.median(t_np))
+                    for fn, ts in zip(fns, times):
+                        ts.append(time_once(fn))
+                med = [statistics.median(ts) for ts in times]
+                out[f"{label}|{t}"] = (med[0], med[1], med[2] if torch is not None else None)
     return out
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown CPU"
 
 
 def main():
@@ -126,6 +153,9 @@ def main():
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with the calling thread's CPU clock (1-thread runs only): on a busy "
                          "shared host this leaves out the time other processes hold the core")
+    ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    ap.add_argument("--peak", type=float, default=0.0,
+                    help="one core's FMA peak in GFLOP/s (mlpcore_bench prints it): adds a %% of peak column")
     ap.add_argument("--numpy-only-json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
@@ -159,34 +189,55 @@ def main():
     import mlpcore as mc
     from threadpoolctl import threadpool_info
 
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+
     cfg = mc.config()
     blas = [(i.get("internal_api"), i.get("version"), i.get("architecture")) for i in threadpool_info()
             if i.get("user_api") == "blas"]
     print(f"clock: {'thread CPU time' if args.cpu_time else 'wall'}; medians of interleaved calls")
     print(f"mlpcore {cfg['version']} ({source}) isa={cfg['isa']} tile={cfg['gemm_tile']}; numpy {np.__version__} "
           f"blas={blas}; " + ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in OPENBLAS_VARS))
-    results = run_both(all_cases, threads)
+    print(f"torch {torch.__version__ if torch is not None else '(not timed)'}"
+          + (f" ({torch.__config__.parallel_info().splitlines()[0]})" if torch is not None else ""))
+    print(f"cpu {cpu_model()}; caches {cfg['caches']}; blocking {cfg['blocking']}")
+    results = run_all(all_cases, threads, torch)
 
     hdr = f"{'product':28s} {'m':>5s} {'n':>5s} {'k':>5s} {'thr':>3s} {'mlpcore GF/s':>12s} {'numpy GF/s':>10s}"
     hdr += f" {'np unset':>8s}" if unset else ""
-    hdr += f" {'ratio':>6s}"
+    hdr += f" {'torch GF/s':>10s}" if torch is not None else ""
+    hdr += f" {'% peak':>6s}" if args.peak else ""
+    hdr += f" {'ratio':>6s}" + (f" {'vs torch':>8s}" if torch is not None else "")
     for name, cases in groups:
-        print(f"\n== {name} (ratio = numpy time / mlpcore time, > 1 means mlpcore is faster)")
+        print(f"\n== {name} (ratio = numpy time / mlpcore time, vs torch = torch time / mlpcore time; "
+              "> 1 means mlpcore is faster)")
         print(hdr)
         for t in threads:
             tot_mc = tot_np = 0.0
             for label, m, n, k, ta, tb in cases:
-                t_mc, t_np = results[f"{label}|{t}"]
+                t_mc, t_np, t_torch = results[f"{label}|{t}"]
                 t_np_best = min(t_np, unset.get(f"{label}|{t}", t_np))
                 tot_mc, tot_np = tot_mc + t_mc, tot_np + t_np_best
                 gf = 2.0 * m * n * k / 1e9
                 line = f"{label:28s} {m:5d} {n:5d} {k:5d} {t:3d} {gf / t_mc:12.1f} {gf / t_np:10.1f}"
                 if unset:
                     line += f" {gf / unset[f'{label}|{t}']:8.1f}"
-                print(line + f" {t_np_best / t_mc:6.2f}")
+                if t_torch is not None:
+                    line += f" {gf / t_torch:10.1f}"
+                if args.peak:
+                    line += f" {100.0 * gf / t_mc / (args.peak * t):5.0f}%"
+                line += f" {t_np_best / t_mc:6.2f}"
+                if t_torch is not None:
+                    line += f" {t_torch / t_mc:8.2f}"
+                print(line)
             if name != "squares":
                 print(f"{'  total of the nine':28s} {'':17s} {t:3d} {'':12s} {'':10s}"
-                      + (f" {'':8s}" if unset else "")
+                      + (f" {'':8s}" if unset else "") + (f" {'':10s}" if torch is not None else "")
+                      + (f" {'':6s}" if args.peak else "")
                       + f" {tot_np / tot_mc:6.2f}   ({tot_mc * 1e6:.0f} us vs {tot_np * 1e6:.0f} us)")
 
 

@@ -68,16 +68,18 @@ def test_unknown_caches_give_the_table(isa_name):
 
 
 @pytest.mark.parametrize("isa_name", mc.config()["isas"])
-def test_each_block_fills_half_its_cache(isa_name):
-    bl = derive(isa_name, 32 * KiB, 1 * MiB, 4 * MiB)["blocking"]
+def test_each_block_fills_its_share_of_its_cache(isa_name):
+    bl = derive(isa_name, 4 * KiB, 1 * MiB, 4 * MiB)["blocking"]
     mr, nr, kc, mcb, nc = bl["mr"], bl["nr"], bl["kc"], bl["mc"], bl["nc"]
-    # kc x nr of B in half of L1d; mc x kc of A in half of L2; kc x nc of B in half of the L3 share.
-    assert kc % 8 == 0 and kc * nr * 4 <= 16 * KiB < (kc + 8) * nr * 4
+    # mr x kc of A in 3/4 of L1d; mc x kc of A in half of L2; kc x nc of B in half of the L3 share.
+    assert kc % 8 == 0 and kc * mr * 4 <= 3 * KiB < (kc + 8) * mr * 4
     assert mcb * kc * 4 <= 512 * KiB < (mcb + mr) * kc * 4
     assert nc * kc * 4 <= 2 * MiB < (nc + nr) * kc * 4
     # A larger L1d gives a deeper kc; then mc and nc shrink to keep their footprints.
-    deeper = derive(isa_name, 64 * KiB, 1 * MiB, 4 * MiB)["blocking"]
+    deeper = derive(isa_name, 8 * KiB, 1 * MiB, 4 * MiB)["blocking"]
     assert deeper["kc"] == 2 * kc and deeper["mc"] <= mcb and deeper["nc"] <= nc
+    # kc stops at 512, where deeper slices stop paying.
+    assert derive(isa_name, 256 * KiB, 1 * MiB, 4 * MiB)["blocking"]["kc"] == 512
 
 
 def test_examples_of_real_cpus():
@@ -85,9 +87,11 @@ def test_examples_of_real_cpus():
     # Intel Xeon (48 KiB, 2 MiB, 105 MiB by 56 cores), 12 x 32 AVX-512 tile.
     zen4 = derive("avx512", 32 * KiB, 1 * MiB, 32 * MiB, l3_cores=8)
     assert zen4["caches"]["l3"] == 4 * MiB
-    assert (zen4["blocking"]["kc"], zen4["blocking"]["mc"], zen4["blocking"]["nc"]) == (128, 1020, 4096)
+    assert (zen4["blocking"]["kc"], zen4["blocking"]["mc"], zen4["blocking"]["nc"]) == (512, 252, 1024)
     xeon = derive("avx512", 48 * KiB, 2 * MiB, 105 * MiB, l3_cores=56)["blocking"]
-    assert (xeon["kc"], xeon["mc"]) == (192, 1356)
+    assert (xeon["kc"], xeon["mc"]) == (512, 504)
+    # The AVX2 tile (6 x 16) on a 32 KiB L1d: 3/4 of it would hold 1024 steps of A.
+    assert derive("avx2", 32 * KiB, 512 * KiB, 0)["blocking"]["kc"] == 512
 
 
 def test_implausible_caches_are_distrusted():

@@ -275,3 +275,62 @@ def test_rows_independent_of_their_position(isa, rng):
         a_perm = a[:, perm] if ta else a[perm]
         full = mc.ops.matmul(a, b, trans_a=ta, trans_b=tb)
         np.testing.assert_array_equal(mc.ops.matmul(a_perm, b, trans_a=ta, trans_b=tb), full[perm])
+
+
+# ------------------------------------------------------------------ paths of the driver
+
+def storage_variants(a, b, ta, tb):
+    """The same op(A) and op(B) stored each of the four ways: (a, b, ta, tb)."""
+    opa = a.T if ta else a
+    opb = b.T if tb else b
+    for ta2 in (False, True):
+        for tb2 in (False, True):
+            a2 = np.ascontiguousarray(opa.T if ta2 else opa)
+            b2 = np.ascontiguousarray(opb.T if tb2 else opb)
+            yield a2, b2, ta2, tb2
+
+
+def path_shapes():
+    """Shapes that take each of the driver's paths, on whatever tile and blocks:
+    a narrow C (an output layer's 10 columns; its weight gradient computed as
+    C^T), few rows (B read in place; an input gradient with a transposed B
+    computed as C^T), a partial sliver read in place, several k slices."""
+    mr, nr = tile()
+    kc = mc.config()["blocking"]["kc"]
+    return [(256, 10, 32), (256, 10, 2 * kc + 3), (32, 10, 256), (7, 10, 33),
+            (32, 784, 512), (2 * nr, 3 * nr + 5, kc + 9), (4 * mr + 1, 9 * nr, 40),
+            (nr // 2, 5 * nr, 300), (301, 5, 70), (32, 256, 10), (200, 4150, 40),
+            (18, 203, 300), (45, 3, 77), (2 * nr + 3, 7, 19)]
+
+
+def test_storage_of_the_operands_does_not_change_the_bits(isa, rng, restore_threads):
+    """Whichever way A and B are stored, and so whichever path the driver takes
+    (packed or in place, C or C^T), C, the fused epilogues and the column sums
+    are bitwise the same, on 1 and 2 threads."""
+    for m, n, k in path_shapes():
+        a, b = operands(rng, m, n, k, False, False)
+        y = act64("tanh", rng.standard_normal((m, n))).astype(np.float32)
+        y_relu = np.maximum(rng.standard_normal((m, n)), 0).astype(np.float32)
+        c0 = rng.standard_normal((m, n)).astype(np.float32)
+        seen = []
+        for threads in (1, 2):
+            mc.set_num_threads(threads)
+            for a2, b2, ta, tb in storage_variants(a, b, False, False):
+                out = [mc.ops.matmul(a2, b2, trans_a=ta, trans_b=tb),
+                       mc.ops.matmul(a2, b2, trans_a=ta, trans_b=tb, alpha=-0.5, beta=2.0, c=c0)]
+                out.extend(_core.gemm_fused(a2, b2, ta, tb, column_sums=True))
+                out.append(_core.gemm_fused(a2, b2, ta, tb, activation="tanh", act_output=y)[0])
+                out.append(_core.gemm_fused(a2, b2, ta, tb, activation="relu", act_output=y_relu)[0])
+                out.append(_core.gemm_fused(a2, b2, ta, tb, activation="sigmoid", act_output=y)[0])
+                out.append(_core.gemm_fused(a2, b2, ta, tb, bias=c0[0], activation="relu")[0])
+                seen.append(out)
+        for other in seen[1:]:
+            for x, z in zip(seen[0], other):
+                np.testing.assert_array_equal(x, z, err_msg=f"shape {(m, n, k)}")
+        a64, b64 = op(a, False), op(b, False)
+        assert_gemm_close(seen[0][0], a64 @ b64, a64, b64)
+        np.testing.assert_allclose(seen[0][3], b64.sum(axis=0), rtol=1e-5,
+                                   atol=2 * k * EPS32 * np.abs(b64).sum(axis=0).max())
+        d = deriv64("tanh", y.astype(np.float64))
+        bound = (2.0 * k * EPS32 * (np.abs(a64) @ np.abs(b64)) + 4 * EPS32 * np.abs((a64 @ b64) * d)) + 1e-30
+        np.testing.assert_array_less(np.abs(seen[0][4] - (a64 @ b64) * d), bound)

@@ -5,8 +5,15 @@
 // micro-kernel alone on L1-resident panels. It first prints the CPU model, the
 // caches as the GEMM uses them and the blocking derived from them.
 //
+// The training-step products carry the epilogues the network gives them: the
+// forward product adds the bias (and a hidden layer's ReLU), the weight
+// gradient X^T dZ takes the column sums of dZ (the bias gradient), and a hidden
+// layer's input gradient dZ W^T multiplies by ReLU' of the layer below (the
+// first layer's, which training does not need, has none). --plain drops them,
+// for figures comparable with a library's bare matmul.
+//
 //   cmake -S . -B build/bench -DMLPCORE_BENCH=ON -DMLPCORE_PYTHON=OFF && cmake --build build/bench
-//   OMP_NUM_THREADS=1 build/bench/mlpcore_bench [--max-n 2048] [--isa avx2] [--only "b32"]
+//   OMP_NUM_THREADS=1 build/bench/mlpcore_bench [--max-n 2048] [--isa avx2] [--only "b32"] [--plain]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -146,22 +153,53 @@ double microkernel_flops(const KernelTable& kt, std::size_t kc) {
   return 2.0 * bl.mr * bl.nr * kc * reps / s;
 }
 
+// The epilogue a product of the training step carries in the network.
+enum class Fused { none, bias, bias_relu, column_sums, relu_derivative };
+
+const char* fused_name(Fused f) {
+  switch (f) {
+    case Fused::bias: return "+bias";
+    case Fused::bias_relu: return "+bias,relu";
+    case Fused::column_sums: return "+colsums";
+    case Fused::relu_derivative: return "*relu'";
+    case Fused::none: break;
+  }
+  return "";
+}
+
 struct Case {
   std::string label;
   std::size_t m, n, k;
   bool ta, tb;
   std::size_t batch;  // of the training step; 0 for the squares
+  Fused fused;
 };
 
 double time_case(const Case& cs) {
-  AlignedBuffer a(cs.m * cs.k), b(cs.k * cs.n), c(cs.m * cs.n);
+  AlignedBuffer a(cs.m * cs.k), b(cs.k * cs.n), c(cs.m * cs.n), bias(cs.n), sums(cs.n), y(cs.m * cs.n);
   for (std::size_t i = 0; i < cs.m * cs.k; ++i) a.data()[i] = static_cast<float>((i * 7) % 13) - 6.0f;
   for (std::size_t i = 0; i < cs.k * cs.n; ++i) b.data()[i] = static_cast<float>((i * 5) % 11) - 5.0f;
+  for (std::size_t i = 0; i < cs.n; ++i) bias.data()[i] = 0.25f * static_cast<float>(i % 3);
+  for (std::size_t i = 0; i < cs.m * cs.n; ++i) y.data()[i] = static_cast<float>(i % 3);  // a ReLU output
+  Epilogue ep;
+  if (cs.fused == Fused::bias || cs.fused == Fused::bias_relu) ep.bias = bias.data();
+  if (cs.fused == Fused::bias_relu) ep.act = Activation::relu;
+  if (cs.fused == Fused::column_sums) ep.b_column_sums = sums.data();
+  if (cs.fused == Fused::relu_derivative) {
+    ep.act = Activation::relu;
+    ep.act_output = y.data();
+    ep.ld_act_output = cs.n;
+  }
   const std::size_t lda = cs.ta ? cs.m : cs.k, ldb = cs.tb ? cs.k : cs.n;
+  // Calls in runs of about 5 MFLOP, so that reading the clock (a system call
+  // for the thread's CPU time) stays out of a small product's time.
+  const int calls = std::max(1, static_cast<int>(5e6 / (2.0 * cs.m * cs.n * cs.k)));
   return median_seconds([&] {
-    sgemm(cs.ta ? Trans::yes : Trans::no, cs.tb ? Trans::yes : Trans::no, cs.m, cs.n, cs.k, 1.0f,
-          a.data(), lda, b.data(), ldb, 0.0f, c.data(), cs.n);
-  });
+    for (int r = 0; r < calls; ++r) {
+      sgemm(cs.ta ? Trans::yes : Trans::no, cs.tb ? Trans::yes : Trans::no, cs.m, cs.n, cs.k, 1.0f,
+            a.data(), lda, b.data(), ldb, 0.0f, c.data(), cs.n, ep);
+    }
+  }) / calls;
 }
 
 }  // namespace
@@ -169,10 +207,12 @@ double time_case(const Case& cs) {
 int main(int argc, char** argv) {
   std::size_t max_n = 2048;
   std::string only;  // run only products whose label contains this
+  bool plain = false;  // the training-step products without their epilogues
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--max-n") && i + 1 < argc) max_n = std::strtoul(argv[++i], nullptr, 10);
     if (!std::strcmp(argv[i], "--isa") && i + 1 < argc) select_isa(argv[++i]);
     if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    if (!std::strcmp(argv[i], "--plain")) plain = true;
   }
   const KernelTable& kt = kernels();
   const int threads = max_threads();
@@ -206,18 +246,23 @@ int main(int argc, char** argv) {
   const double ukr = microkernel_flops(kt, kt.sgemm_blocking.kc);
   std::printf("micro-kernel alone (kc=%d, L1-resident): %.1f GFLOP/s", kt.sgemm_blocking.kc, ukr / 1e9);
   if (peak1 > 0) std::printf(" = %.0f%% of one core's peak", 100.0 * ukr / peak1);
-  std::printf("\n\n%-24s %5s %5s %5s %9s %7s\n", "product", "m", "n", "k", "GFLOP/s", "% peak");
+  std::printf("\n\n%-34s %5s %5s %5s %9s %7s\n", "product", "m", "n", "k", "GFLOP/s", "% peak");
 
   std::vector<Case> cases;
-  for (std::size_t n = 64; n <= max_n; n *= 2) cases.push_back({"square " + std::to_string(n), n, n, n, false, false, 0});
+  for (std::size_t n = 64; n <= max_n; n *= 2) {
+    cases.push_back({"square " + std::to_string(n), n, n, n, false, false, 0, Fused::none});
+  }
   const std::size_t dims[] = {784, 512, 256, 10};
   for (std::size_t batch : {32, 128, 512}) {
     for (int l = 0; l < 3; ++l) {
       const std::size_t in = dims[l], out = dims[l + 1];
       const std::string tag = std::to_string(in) + "->" + std::to_string(out) + " b" + std::to_string(batch);
-      cases.push_back({tag + " X.W", batch, out, in, false, false, batch});
-      cases.push_back({tag + " Xt.dY", in, out, batch, true, false, batch});
-      cases.push_back({tag + " dY.Wt", batch, in, out, false, true, batch});
+      const Fused fwd = plain ? Fused::none : l == 2 ? Fused::bias : Fused::bias_relu;
+      const Fused wgrad = plain ? Fused::none : Fused::column_sums;
+      const Fused igrad = plain || l == 0 ? Fused::none : Fused::relu_derivative;
+      cases.push_back({tag + " X.W", batch, out, in, false, false, batch, fwd});
+      cases.push_back({tag + " Xt.dY", in, out, batch, true, false, batch, wgrad});
+      cases.push_back({tag + " dY.Wt", batch, in, out, false, true, batch, igrad});
     }
   }
   double step_time = 0.0;
@@ -226,7 +271,8 @@ int main(int argc, char** argv) {
     if (!only.empty() && cs.label.find(only) == std::string::npos) continue;
     const double s = time_case(cs);
     const double flops = 2.0 * cs.m * cs.n * cs.k;
-    std::printf("%-24s %5zu %5zu %5zu %9.1f", cs.label.c_str(), cs.m, cs.n, cs.k, flops / s / 1e9);
+    const std::string label = cs.label + (cs.fused == Fused::none ? "" : " " + std::string(fused_name(cs.fused)));
+    std::printf("%-34s %5zu %5zu %5zu %9.1f", label.c_str(), cs.m, cs.n, cs.k, flops / s / 1e9);
     if (peak > 0) std::printf(" %6.0f%%", 100.0 * flops / s / peak);
     std::printf("\n");
     if (cs.batch != 0) {

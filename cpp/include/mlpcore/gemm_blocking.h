@@ -12,9 +12,13 @@ namespace mlpcore {
 
 // BLIS's placement, each operand in its level with room left for the others
 // that stream through it:
-// - kc: a packed kc x nr sliver of B, reused by every row tile of a block,
-//   fills half of L1d (the other half holds the mr x kc slivers of A
-//   streaming past and the tile of C); a multiple of 8 in [16, 1024].
+// - kc: the mr x kc sliver of A, the operand a micro-kernel broadcasts (BLIS
+//   keeps its broadcast operand's sliver in L1), fills 3/4 of L1d; a multiple
+//   of 8 in [16, 512]. Deep slices matter: each k slice reads and writes the
+//   C tile once more, and a tile's fixed costs are shared by kc steps; the kc
+//   x nr sliver of B, larger than L1 then, streams from L2 (the B panel),
+//   which the micro-kernel's loads keep ahead of the FMAs. 512 is where the
+//   gains stop (measured in docs/gemm.md).
 // - mc: a packed mc x kc block of A, reused by every sliver of a panel,
 //   fills half of L2; a multiple of mr in [mr, 4096].
 // - nc: a packed kc x nc panel of B, reused by every block of rows, fills

@@ -43,7 +43,8 @@ struct TileEpilogue {
 // b: kc steps of nr floats (a row of the tile per step), rs_b floats apart: a
 //    packed panel (rs_b = nr), zero-padded to full nr so the kernel computes
 //    full-width rows and only the store is trimmed; or op(B) read in place
-//    (rs_b = ldb) where it has nr columns.
+//    (rs_b = ldb) where it has nr columns, or, for a tile of at most
+//    KernelTable::sgemm_b_in_place_cols columns, where it has n.
 // beta == 0 never reads C. ep may be null (plain store).
 using SgemmMicroKernel = void (*)(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
                                   std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b,
@@ -69,6 +70,13 @@ struct KernelTable {
   SgemmMicroKernel sgemm_ukr;
   SgemmPackA sgemm_pack_a;
   SgemmPackB sgemm_pack_b;
+  // Where the driver lets sgemm_ukr read an untransposed B in place rather
+  // than packing it: its full slivers for products of at most this many rows
+  // (mr when smaller, 0 included), and a partial last sliver of at most
+  // sgemm_b_in_place_cols columns, of which the kernel reads only those
+  // (0: partial slivers are packed, zero-padded).
+  int sgemm_b_in_place_rows;
+  int sgemm_b_in_place_cols;
 
   // y[i] = act(x[i] + bias[i % cols]) over a rows x cols block with row stride ld.
   // bias may be null. In place when x == y.

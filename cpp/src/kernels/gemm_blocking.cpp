@@ -10,6 +10,7 @@ namespace mlpcore {
 namespace {
 
 constexpr std::size_t kFloat = sizeof(float);
+constexpr std::size_t kMaxKc = 512;
 
 // The largest multiple of `unit` <= v, kept within [lo, hi] (both multiples of unit).
 std::size_t fit(std::size_t v, std::size_t unit, std::size_t lo, std::size_t hi) {
@@ -24,7 +25,7 @@ GemmBlocking derive_blocking(const GemmBlocking& table, const CacheSizes& c) {
   const std::size_t mr = static_cast<std::size_t>(table.mr), nr = static_cast<std::size_t>(table.nr);
   const std::size_t table_kc = static_cast<std::size_t>(table.kc);
   GemmBlocking out = table;
-  const std::size_t kc = c.l1d ? fit(c.l1d / 2 / (nr * kFloat), 8, 16, 1024) : table_kc;
+  const std::size_t kc = c.l1d ? fit(c.l1d * 3 / 4 / (mr * kFloat), 8, 16, kMaxKc) : table_kc;
   const std::size_t mc_floats = c.l2 ? c.l2 / 2 / kFloat : static_cast<std::size_t>(table.mc) * table_kc;
   const std::size_t nc_floats = c.l3 ? c.l3 / 2 / kFloat : static_cast<std::size_t>(table.nc) * table_kc;
   out.kc = static_cast<int>(kc);

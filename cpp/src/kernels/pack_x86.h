@@ -1,6 +1,6 @@
 // Sliver packing (SgemmPackB, SgemmPackA) with AVX vectors and 8 x 8
 // register transposes, shared by the AVX2 and AVX-512 files (both compile with
-// AVX2), included inside their anonymous namespace after tile_store.h. (The
+// AVX2), included inside their anonymous namespace after pack_portable.h. (The
 // including file includes <immintrin.h>.)
 
 // r[j] (8 floats of stored row j) -> r[q] (lane j = old r[j][q]).
@@ -72,7 +72,7 @@ void copy_partial_rows(const float* m, std::size_t ld, std::size_t cols, std::si
   }
 }
 
-// pack_sliver_portable (tile_store.h) for a sliver W wide (W = 6, 12, 16 or
+// pack_sliver_portable (pack_portable.h) for a sliver W wide (W = 6, 12, 16 or
 // 32): full-width slivers as vector copies, or, transposed, through 8 x 8
 // register transposes of groups of 8 columns (the last group 4 or 6 wide,
 // its missing rows zero); partial untransposed slivers of B through masked

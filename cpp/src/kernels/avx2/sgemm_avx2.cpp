@@ -9,8 +9,9 @@
 #include "../isa_fillers.h"
 
 namespace {
-#include "../tile_store.h"
+#include "../pack_portable.h"
 #include "../pack_x86.h"
+#include "../tile_rows.h"
 
 constexpr int kMR = 6;
 constexpr int kNR = 16;
@@ -32,45 +33,26 @@ inline void store_lanes(float* p, __m256 v, bool full, __m256i mask) {
   }
 }
 
-// TileEpilogue on 8 columns of one row (bias already loaded).
-inline __m256 apply_epilogue(__m256 v, const mlpcore::TileEpilogue& ep, __m256 bias,
-                             const float* y, bool full, __m256i mask) {
-  using mlpcore::Activation;
-  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-  if (ep.bias) v = _mm256_add_ps(v, bias);
-  if (ep.relu) v = _mm256_max_ps(zero, v);  // returns v when v is NaN
-  if (ep.y) {
-    const __m256 yv = load_lanes(y, full, mask);
-    switch (ep.derivative) {
-      case Activation::relu: v = _mm256_and_ps(v, _mm256_cmp_ps(yv, zero, _CMP_GT_OQ)); break;
-      case Activation::sigmoid: v = _mm256_mul_ps(v, _mm256_mul_ps(yv, _mm256_sub_ps(one, yv))); break;
-      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
-        v = _mm256_mul_ps(v, _mm256_mul_ps(_mm256_sub_ps(one, yv), _mm256_add_ps(one, yv)));
-        break;
-      case Activation::identity: break;
-    }
-  }
-  return v;
-}
+// How a tile reads A, element (i, p) at a[i * rs_a + p * cs_a]: column when
+// rs_a == 1 and all R rows are real (a packed sliver, or op(A) = A^T read in
+// place: one pointer, each row at a fixed offset), else row_pointers (a
+// pointer per row; rows past m repeat the last real row, computed but never
+// stored). Both issue the same FMAs in the same order.
+enum class AWalk { column, row_pointers };
 
 // The tile computed with R rows of accumulators (R = 6 for full tiles; 4 or 2
 // for the last rows of a product, e.g. rows 30-31 of a batch of 32, which
-// would otherwise cost a whole 6-row tile). Every R sums in the same order, so
-// a row of C is bitwise the same wherever it sits in the batch.
-// B's rows are STEP floats apart (kNR: packed), or rs_b apart when STEP is 0.
-template <int R, int STEP>
+// would otherwise cost a whole 6-row tile). Every R and walk sums in the same
+// order, so a row of C is bitwise the same wherever it sits in the batch.
+// B's steps are rs_b floats apart.
+template <int R, AWalk WALK>
 void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m, int n,
                float alpha, float beta, const mlpcore::TileEpilogue* ep) {
-  const std::ptrdiff_t b_step = STEP ? STEP : rs_b;
   __m256 acc[R][2];
 #pragma GCC unroll 6
   for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
 
-  // Rows past m repeat the last real row: computed, never stored, never out of bounds.
-  const float* row[R];
-#pragma GCC unroll 6
-  for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
   // Start fetching the C tile now; it is read (beta != 0) or written after the k loop.
 #pragma GCC unroll 6
   for (int i = 0; i < R; ++i) {
@@ -80,46 +62,106 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
     }
   }
 
-  std::ptrdiff_t off = 0;
-#pragma GCC unroll 2
-  for (std::size_t p = 0; p < kc; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = _mm256_loadu_ps(b + 8);
+  auto step = [&](const float* bp, auto a_at_row) {
+    const __m256 b0 = _mm256_loadu_ps(bp);
+    const __m256 b1 = _mm256_loadu_ps(bp + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < R; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(row[i] + off);
+      const __m256 ai = _mm256_broadcast_ss(a_at_row(i));
       acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
-    off += cs_a;
-    b += b_step;
+  };
+  if constexpr (WALK == AWalk::column) {
+#pragma GCC unroll 2
+    for (std::size_t p = 0; p < kc; ++p) {
+      step(b, [&](int i) { return a + i; });
+      a += cs_a;
+      b += rs_b;
+    }
+  } else {
+    const float* row[R];
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) row[i] = a + (i < m ? i : m - 1) * rs_a;
+    std::ptrdiff_t off = 0;
+#pragma GCC unroll 2
+    for (std::size_t p = 0; p < kc; ++p) {
+      step(b, [&](int i) { return row[i] + off; });
+      off += cs_a;
+      b += rs_b;
+    }
   }
 
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-  const bool full = n == kNR;
-  const __m256i mask0 = lane_mask(n), mask1 = lane_mask(n - 8);
-  __m256 bias0 = _mm256_setzero_ps(), bias1 = bias0;
-  if (ep && ep->bias) {
-    bias0 = load_lanes(ep->bias, full, mask0);
-    bias1 = load_lanes(ep->bias + 8, full, mask1);
-  }
+  // C = epilogue(alpha * acc + beta * C), a pass over the rows for each step
+  // so that no test is left inside the unrolled rows; alpha == 1 skips the
+  // product (1 * x == x). Partial rows through masks, full ones without.
+  if (alpha != 1.0f) {
+    const __m256 va = _mm256_set1_ps(alpha);
 #pragma GCC unroll 6
-  for (int i = 0; i < R; ++i) {
-    if (i < m) {
-      float* ci = c + i * ldc;
-      __m256 r0 = _mm256_mul_ps(va, acc[i][0]);
-      __m256 r1 = _mm256_mul_ps(va, acc[i][1]);
-      if (beta != 0.0f) {
-        r0 = _mm256_fmadd_ps(vb, load_lanes(ci, full, mask0), r0);
-        r1 = _mm256_fmadd_ps(vb, load_lanes(ci + 8, full, mask1), r1);
+    for (int i = 0; i < R; ++i) {
+      acc[i][0] = _mm256_mul_ps(va, acc[i][0]);
+      acc[i][1] = _mm256_mul_ps(va, acc[i][1]);
+    }
+  }
+  const bool full = n == kNR;
+  const __m256i mask[2] = {lane_mask(n), lane_mask(n - 8)};
+  if (beta != 0.0f) {
+    const __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+      for (int v = 0; v < 2; ++v) {
+        if (i < m) acc[i][v] = _mm256_fmadd_ps(vb, load_lanes(c + i * ldc + 8 * v, full, mask[v]), acc[i][v]);
       }
-      if (ep) {
-        const float* yi = ep->y ? ep->y + i * ep->ld_y : nullptr;
-        r0 = apply_epilogue(r0, *ep, bias0, yi, full, mask0);
-        r1 = apply_epilogue(r1, *ep, bias1, yi ? yi + 8 : nullptr, full, mask1);
+    }
+  }
+  // Each element through f(x, v, i): v its vector's index in the row, i the row.
+  auto store_rows = [&](auto f) {
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+      for (int v = 0; v < 2; ++v) {
+        if (i < m) store_lanes(c + i * ldc + 8 * v, f(acc[i][v], v, i), full, mask[v]);
       }
-      store_lanes(ci, r0, full, mask0);
-      store_lanes(ci + 8, r1, full, mask1);
+    }
+  };
+  using mlpcore::Activation;
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  if (!ep || (!ep->bias && !ep->relu && !ep->y)) {
+    store_rows([](__m256 x, int, int) { return x; });
+  } else if (!ep->y) {
+    __m256 bias[2] = {zero, zero};
+    for (int v = 0; v < 2; ++v) {
+      if (ep->bias) bias[v] = load_lanes(ep->bias + 8 * v, full, mask[v]);
+    }
+    auto relu = [&](__m256 x) { return _mm256_max_ps(zero, x); };  // returns x when x is NaN
+    if (ep->bias && ep->relu) {
+      store_rows([&](__m256 x, int v, int) { return relu(_mm256_add_ps(x, bias[v])); });
+    } else if (ep->bias) {
+      store_rows([&](__m256 x, int v, int) { return _mm256_add_ps(x, bias[v]); });
+    } else {
+      store_rows([&](__m256 x, int, int) { return relu(x); });
+    }
+  } else {
+    // Times act'(.) through the stored output y (as activation_backward computes it).
+    auto y_at = [&](int v, int i) { return load_lanes(ep->y + i * ep->ld_y + 8 * v, full, mask[v]); };
+    switch (ep->derivative) {
+      case Activation::relu:
+        store_rows([&](__m256 x, int v, int i) {
+          return _mm256_and_ps(x, _mm256_cmp_ps(y_at(v, i), zero, _CMP_GT_OQ));
+        });
+        break;
+      case Activation::sigmoid:
+        store_rows([&](__m256 x, int v, int i) {
+          const __m256 y = y_at(v, i);
+          return _mm256_mul_ps(x, _mm256_mul_ps(y, _mm256_sub_ps(one, y)));
+        });
+        break;
+      case Activation::tanh:  // (1 - y)(1 + y): accurate near |y| = 1 (elementwise_impl.h)
+        store_rows([&](__m256 x, int v, int i) {
+          const __m256 y = y_at(v, i);
+          return _mm256_mul_ps(x, _mm256_mul_ps(_mm256_sub_ps(one, y), _mm256_add_ps(one, y)));
+        });
+        break;
+      case Activation::identity: store_rows([](__m256 x, int, int) { return x; }); break;
     }
   }
 }
@@ -127,13 +169,17 @@ void tile_rows(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff
 void sgemm_ukr_avx2_6x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                          const float* b, std::ptrdiff_t rs_b, float* c, std::ptrdiff_t ldc, int m,
                          int n, float alpha, float beta, const mlpcore::TileEpilogue* ep) {
-  call_tile<kMR, 4, 2, kNR>(m, rs_b, [&](auto rows, auto step) {
-    tile_rows<decltype(rows)::value, decltype(step)::value>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n,
-                                                            alpha, beta, ep);
+  call_with_rows<kMR, 4, 2>(m, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    if (rs_a == 1 && m == R) {
+      tile_rows<R, AWalk::column>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+    } else {
+      tile_rows<R, AWalk::row_pointers>(kc, a, rs_a, cs_a, b, rs_b, c, ldc, m, n, alpha, beta, ep);
+    }
   });
 }
 
-// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+// A's sliver is the sliver of op(A)^T (pack_portable.h), mr wide.
 void sgemm_pack_a_avx2(bool trans, const float* a, std::size_t lda, std::size_t rows,
                        std::size_t kb, float* dst) {
   pack_sliver_x86<kMR>(!trans, a, lda, rows, kb, dst);
@@ -152,9 +198,8 @@ void fill_sgemm_avx2(KernelTable& table) {
   table.sgemm_ukr = sgemm_ukr_avx2_6x16;
   table.sgemm_pack_a = sgemm_pack_a_avx2;
   table.sgemm_pack_b = sgemm_pack_b_avx2;
-  // kc: a 16 x 256 B sliver (16 KiB) stays in a 32 KiB L1; mc: a 144 x 256
-  // A block (144 KiB) in L2; nc: a 256 x 2048 B panel (2 MiB) in L3.
-  table.sgemm_blocking = GemmBlocking{kMR, kNR, 144, 256, 2048};
+  // Defaults for when no cache size can be read (gemm_blocking.h derives them).
+  table.sgemm_blocking = GemmBlocking{kMR, kNR, 252, 512, 2048};
 }
 
 }  // namespace mlpcore

@@ -1,12 +1,14 @@
 // Portable GEMM micro-kernel: a 4 x 16 tile in plain C++ the compiler keeps in
-// vector registers (SSE2 on any x86-64, NEON on aarch64). The fallback on CPUs
-// the dispatcher does not know, and the reference the SIMD kernels are tested
-// against.
+// vector registers (SSE2 on any x86-64, NEON on aarch64): the fallback on CPUs
+// the dispatcher does not know, and MLPCORE_ISA=generic. Like the SIMD kernels,
+// it is tested against a float64 numpy reference (tests/test_gemm.py), not
+// used as theirs.
 #include <cstddef>
 
 #include "../isa_fillers.h"
 
 namespace {
+#include "../pack_portable.h"
 #include "../tile_store.h"
 
 constexpr int kMR = 4;
@@ -33,7 +35,7 @@ void sgemm_ukr_generic_4x16(std::size_t kc, const float* a, std::ptrdiff_t rs_a,
   store_tile(&acc[0][0], kNR, c, ldc, m, n, alpha, beta, ep);
 }
 
-// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+// A's sliver is the sliver of op(A)^T (pack_portable.h), mr wide.
 void sgemm_pack_a_generic(bool trans, const float* a, std::size_t lda, std::size_t rows,
                           std::size_t kb, float* dst) {
   pack_sliver_portable<kMR>(!trans, a, lda, rows, kb, dst);

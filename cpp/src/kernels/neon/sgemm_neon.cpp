@@ -8,6 +8,7 @@
 #include "../isa_fillers.h"
 
 namespace {
+#include "../pack_portable.h"
 #include "../tile_store.h"
 
 constexpr int kMR = 8;
@@ -62,7 +63,7 @@ void sgemm_ukr_neon_8x12(std::size_t kc, const float* a, std::ptrdiff_t rs_a, st
   store_tile(tile, kNR, c, ldc, m, n, alpha, beta, ep);
 }
 
-// A's sliver is the sliver of op(A)^T (tile_store.h), mr wide.
+// A's sliver is the sliver of op(A)^T (pack_portable.h), mr wide.
 void sgemm_pack_a_neon(bool trans, const float* a, std::size_t lda, std::size_t rows,
                        std::size_t kb, float* dst) {
   pack_sliver_portable<kMR>(!trans, a, lda, rows, kb, dst);
