@@ -86,6 +86,17 @@ def finite_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
     return arr
 
 
+def input_matrix(name: str, value, columns: int | None = None, check_sparse: bool = False):
+    """X of fit, predict and evaluate: a scipy.sparse matrix as CSR with float32
+    values (mlpcore._sparse.csr_rows; ``check_sparse`` checks its arrays here,
+    naming ``name``), anything else as finite_matrix."""
+    from . import _sparse
+
+    if _sparse.is_sparse(value):
+        return _sparse.csr_rows(name, value, columns, check_sparse)
+    return finite_matrix(name, value, columns)
+
+
 MAX_SIZE = 1 << 40  # far beyond any real layer; the native core refuses larger sizes too
 
 
