@@ -31,4 +31,15 @@ struct CsrRows {
   }
 };
 
+// Rows of a CSR matrix that predict and evaluate make dense at a time: the
+// backend's chunk, fewer where those dense rows would pass 64 MiB (a wide
+// matrix, such as text features), at least one. A row's outputs do not depend
+// on how many rows share a product, so the results do not either.
+constexpr std::size_t kDenseChunkBytes = std::size_t{64} << 20;
+
+constexpr std::size_t dense_chunk_rows(std::size_t chunk, std::size_t cols) {
+  const std::size_t fit = kDenseChunkBytes / (cols * sizeof(float) + 1);
+  return fit < 1 ? 1 : (fit < chunk ? fit : chunk);
+}
+
 }  // namespace mlpcore

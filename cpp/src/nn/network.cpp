@@ -164,15 +164,15 @@ PredictWorkspace& predict_workspace(const Backend& backend) {
 // Outputs for `rows` rows into host `out`, a chunk at a time; rows_at(r, n)
 // gives rows r .. r + n of the input in backend memory.
 template <class RowsAt>
-void predict_in_chunks(const Network& net, std::size_t rows, float* out, std::optional<LossKind> transform,
-                       PredictWorkspace& ws, RowsAt&& rows_at) {
+void predict_in_chunks(const Network& net, std::size_t rows, std::size_t chunk_rows, float* out,
+                       std::optional<LossKind> transform, PredictWorkspace& ws, RowsAt&& rows_at) {
   // Chunks of rows keep the intermediate outputs in cache and the workspace
   // small; the workspace belongs to the calling thread and only grows, so
   // repeated calls allocate nothing and concurrent callers never share it.
   // Where the backend reads host memory the last layer writes straight into out.
   const Backend& backend = net.backend();
   const std::size_t layers = net.num_layers(), outputs = net.output_dim();
-  const std::size_t chunk = std::min(rows, backend.predict_chunk_rows);
+  const std::size_t chunk = std::min(rows, chunk_rows);
   const bool direct = backend.host_memory;
   std::size_t floats = 0;
   for (std::size_t l = 0; l < layers; ++l) {
@@ -198,7 +198,7 @@ void predict_in_chunks(const Network& net, std::size_t rows, float* out, std::op
 
 void Network::predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform) const {
   PredictWorkspace& ws = predict_workspace(*backend_);
-  predict_in_chunks(*this, rows, out, transform, ws, [&](std::size_t r, std::size_t n) {
+  predict_in_chunks(*this, rows, backend_->predict_chunk_rows, out, transform, ws, [&](std::size_t r, std::size_t n) {
     return stage_in(ws.x, x + r * input_dim_, n * input_dim_);
   });
 }
@@ -207,8 +207,9 @@ void Network::predict(const CsrRows& x, std::size_t rows, float* out, std::optio
   PredictWorkspace& ws = predict_workspace(*backend_);
   CsrStaging staging(*backend_);
   const CsrRows csr = stage_in(staging, x, rows);
-  ws.x.resize(std::min(rows, backend_->predict_chunk_rows) * input_dim_);
-  predict_in_chunks(*this, rows, out, transform, ws, [&](std::size_t r, std::size_t n) {
+  const std::size_t chunk = dense_chunk_rows(std::min(rows, backend_->predict_chunk_rows), input_dim_);
+  ws.x.resize(chunk * input_dim_);
+  predict_in_chunks(*this, rows, chunk, out, transform, ws, [&](std::size_t r, std::size_t n) {
     backend_->gather_csr_rows(n, input_dim_, csr.from_row(r), nullptr, ws.x.data());
     return static_cast<const float*>(ws.x.data());
   });

@@ -176,25 +176,32 @@ EpochStats evaluate(const Network& net, LossKind loss, const Dataset& host) {
   DeviceBuffer<float> x(backend, 0), dense(backend, 0), weight(backend, 0);
   DeviceBuffer<std::int32_t> labels(backend, 0);
   DeviceBuffer<BatchResult> result(backend, 1);
-  // Sparse inputs: the CSR arrays go to the backend once, and a chunk of rows
-  // at a time is made dense in x.
+  // Sparse inputs: the CSR arrays go to the backend once, and the chunk's rows
+  // are made dense in x a part at a time (dense_chunk_rows), each part's outputs
+  // written where the whole chunk's forward would put them.
   CsrStaging csr_staging(backend);
   const CsrRows csr = stage_in(csr_staging, host.x_csr, host.rows);
-  if (host.sparse()) x.resize(chunk * d);
+  const std::size_t part = host.sparse() ? dense_chunk_rows(chunk, d) : chunk;
+  std::vector<float*> part_acts(net.num_layers());
+  if (host.sparse()) x.resize(part * d);
   for (std::size_t start = 0; start < host.rows; start += chunk) {
     const std::size_t rows = std::min(chunk, host.rows - start);
     Targets t;
     t.labels = stage_in(labels, host.targets.labels ? host.targets.labels + start : nullptr, rows);
     t.dense = stage_in(dense, host.targets.dense ? host.targets.dense + start * out : nullptr, rows * out);
     const float* w = stage_in(weight, host.sample_weight ? host.sample_weight + start : nullptr, rows);
-    const float* xr;
+    const float* logits;
     if (host.sparse()) {
-      backend.gather_csr_rows(rows, d, csr.from_row(start), nullptr, x.data());
-      xr = x.data();
+      for (std::size_t p = 0; p < rows; p += part) {
+        const std::size_t n = std::min(part, rows - p);
+        for (std::size_t l = 0; l < net.num_layers(); ++l) part_acts[l] = pass.acts[l] + p * net.fan_out(l);
+        backend.gather_csr_rows(n, d, csr.from_row(start + p), nullptr, x.data());
+        net.forward(x.data(), n, part_acts);
+      }
+      logits = pass.acts[net.num_layers() - 1];
     } else {
-      xr = stage_in(x, host.x + start * d, rows * d);
+      logits = net.forward(stage_in(x, host.x + start * d, rows * d), rows, pass.acts);
     }
-    const float* logits = net.forward(xr, rows, pass.acts);
     backend.batch_loss(loss, rows, out, logits, t, w, nullptr, 0.0f, result.data(), nullptr, 0);
     BatchResult r;
     result.download(&r, 1);
