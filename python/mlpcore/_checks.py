@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from . import _core
+from . import _core, _sparse
 
 
 def positive_int(name: str, value) -> int:
@@ -90,8 +90,6 @@ def input_matrix(name: str, value, columns: int | None = None, check_sparse: boo
     """X of fit, predict and evaluate: a scipy.sparse matrix as CSR with float32
     values (mlpcore._sparse.csr_rows; ``check_sparse`` checks its arrays here,
     naming ``name``), anything else as finite_matrix."""
-    from . import _sparse
-
     if _sparse.is_sparse(value):
         return _sparse.csr_rows(name, value, columns, check_sparse)
     return finite_matrix(name, value, columns)
