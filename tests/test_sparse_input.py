@@ -362,3 +362,26 @@ def test_sparse_validation_data_is_named(model):
 def test_targets_must_match_the_sparse_rows(model):
     with pytest.raises(ValueError, match=r"y: expected 8 targets"):
         model.fit(small(), np.arange(7) % 3, epochs=1, verbose=0)
+
+
+# ---------------------------------------------------------------- scikit-learn estimators
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sklearn_estimators_take_sparse_x(data, fmt):
+    pytest.importorskip("sklearn")
+    from mlpcore.sklearn import MLPClassifier, MLPRegressor
+
+    X, y = data
+    Xs = X.asformat(fmt)
+    kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0, batch_size=150)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 3 iterations
+        a = MLPClassifier(**kw).fit(Xs, y)
+        b = MLPClassifier(**kw).fit(X.toarray(), y)
+        r = MLPRegressor(early_stopping=True, **kw).fit(Xs, y.astype(float))
+        s = MLPRegressor(early_stopping=True, **kw).fit(X.toarray(), y.astype(float))
+    for w, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert np.array_equal(w, v)
+    assert np.array_equal(a.predict_proba(Xs), b.predict_proba(X.toarray()))
+    assert a.score(Xs, y) == b.score(X.toarray(), y)
+    assert np.array_equal(r.predict(Xs), s.predict(X.toarray())) and r.validation_scores_ == s.validation_scores_
