@@ -75,21 +75,14 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError('mlpcore.sklearn needs scikit-learn >= 1.6: pip install "mlpcore[sklearn]"') from exc
 
-from . import _sparse, losses
+from . import losses
 from .callbacks import Callback
 from .layers import Dense
 from .models import Sequential
 from .optimizers import SGD
 
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
-
-
-def _float32_rows(X):
-    """Validated X as Sequential takes it: float32 C order, or a scipy.sparse CSR
-    matrix as it is (Sequential makes its batches dense in the core)."""
-    return X if _sparse.is_sparse(X) else np.ascontiguousarray(X, dtype=np.float32)
 
 
 def _check_params(est) -> list[int]:
@@ -421,11 +414,11 @@ class _BaseMLP(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False, validation_data=validation_data)
 
     def _validate_eval_data(self, X, y, sample_weight=None):
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64), accept_sparse="csr", order="C")
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64), order="C")
         y = self._encode_targets(np.asarray(y) if not hasattr(y, "shape") else y, first_pass=False)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float32,
                                                                      ensure_non_negative=True)
-        return _float32_rows(X), y, sw
+        return np.ascontiguousarray(X, dtype=np.float32), y, sw
 
     def _sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -434,8 +427,8 @@ class _BaseMLP(BaseEstimator):
 
     def _network_output(self, X):
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64), accept_sparse="csr")
-        return self._model_ready().predict(_float32_rows(X)).astype(np.float64)
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        return self._model_ready().predict(np.ascontiguousarray(X, dtype=np.float32)).astype(np.float64)
 
     def _score_native(self, X, targets, sample_weight):
         """Validation score on already-validated data (accuracy or R^2)."""
@@ -467,7 +460,7 @@ class _BaseMLP(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
+        tags.input_tags.sparse = False
         return tags
 
 
@@ -509,7 +502,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     # Targets are kept encoded: int class indices (multi-class) or float 0/1 columns.
     def _validate_training_data(self, X, y, sample_weight, first_pass, classes):
         X, y = validate_data(self, X, y, reset=first_pass, dtype=(np.float32, np.float64), order="C",
-                             accept_sparse="csr", multi_output=True)
+                             multi_output=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -544,7 +537,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             lookup = dict(zip(present.tolist(), cw))
             per_row = np.array([lookup[v] for v in y.tolist()], dtype=np.float32)
             sample_weight = per_row if sample_weight is None else sample_weight * per_row
-        return _float32_rows(X), targets, sample_weight
+        return np.ascontiguousarray(X, dtype=np.float32), targets, sample_weight
 
     def _encode_targets(self, y, first_pass):
         if self._y_type == "multilabel-indicator":
@@ -641,7 +634,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _validate_training_data(self, X, y, sample_weight, first_pass, classes):
         X, y = validate_data(self, X, y, reset=first_pass, dtype=(np.float32, np.float64), order="C",
-                             accept_sparse="csr", multi_output=True, y_numeric=True)
+                             multi_output=True, y_numeric=True)
         if first_pass:
             self._y_1d = y.ndim == 1 or y.shape[1] == 1
             self.out_activation_ = "identity"
@@ -649,7 +642,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             self._loss_scale = 0.5
             self._grad_scale = 2.0 / self._n_targets
         targets = self._encode_targets(y, first_pass)
-        return _float32_rows(X), targets, self._sample_weight(sample_weight, X)
+        return np.ascontiguousarray(X, dtype=np.float32), targets, self._sample_weight(sample_weight, X)
 
     def _encode_targets(self, y, first_pass):
         y = np.asarray(y, dtype=np.float64)
@@ -702,7 +695,6 @@ def expected_failed_checks(estimator) -> dict:
             "full-batch gradients summed in a different order, so predictions differ by "
             "a float32 ulp or two, above the check's float64 tolerance (rtol=1e-7); "
             "tests/test_sklearn.py checks the equivalence at float32 tolerance"),
-        "check_sample_weight_equivalence_on_sparse_data": "as on dense data (the same rounding)",
     }
 
 
