@@ -355,9 +355,9 @@ FloatArray check_inputs(const Network& net, const py::handle& obj, const char* n
 }
 
 CheckedData check_data(const Network& net, LossKind loss, const py::handle& x, const py::handle& y,
-                       const py::object& w, SparseX sparse) {
+                       const py::object& w) {
   CheckedData d;
-  if (sparse == SparseX::accepted && is_sparse(x)) {
+  if (is_sparse(x)) {
     d.x_csr = check_csr("X", x, net.input_dim());
   } else {
     d.x = check_inputs(net, x, "X");

@@ -140,10 +140,8 @@ struct CheckedData {
   }
 };
 
-// Whether X may be a sparse matrix (csr_args.h) where dense rows are the rule.
-enum class SparseX : bool { refused = false, accepted = true };
-
+// X dense rows (check_inputs) or a sparse matrix (csr_args.h), y and sample_weight.
 CheckedData check_data(const Network& net, LossKind loss, const py::handle& x, const py::handle& y,
-                       const py::object& w, SparseX sparse = SparseX::refused);
+                       const py::object& w);
 
 }  // namespace mlpcore::bindings

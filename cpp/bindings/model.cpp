@@ -164,7 +164,7 @@ std::unique_ptr<BoundTrainer> make_trainer(Network& net, Optimizer& sgd, const p
 // Checks the data once and makes it the trainer's (copied to the device once).
 void load_data_py(BoundTrainer& t, const py::handle& x, const py::handle& y, const py::object& w) {
   const Network& net = t.trainer->network();
-  CheckedData data = check_data(net, t.trainer->loss(), x, y, w, SparseX::accepted);
+  CheckedData data = check_data(net, t.trainer->loss(), x, y, w);
   const double bytes = net.backend().host_memory ? 0.0 : data.x_bytes();
   require_memory(net.backend(), "X", bytes, "the training data");
   Use use(&t, true, "load_data");
@@ -192,7 +192,7 @@ py::dict run_epoch_py(BoundTrainer& t, const py::handle& shuffle_obj, const py::
 py::dict evaluate_py(const Network& net, const py::handle& loss_name, const py::handle& x,
                      const py::handle& y, const py::object& w) {
   const LossKind loss = parse_loss(loss_name);
-  const CheckedData data = check_data(net, loss, x, y, w, SparseX::accepted);
+  const CheckedData data = check_data(net, loss, x, y, w);
   require_memory(net.backend(), "X", net.backend().host_memory || !data.x_csr ? 0.0 : data.x_bytes(),
                  "the sparse matrix's arrays");
   Use use(&net, false, "evaluate");
@@ -223,7 +223,8 @@ py::tuple loss_gradients_py(Network& net, const py::handle& loss_name, const py:
     fault = GradientFault{static_cast<std::size_t>(int_arg("_fault[0]", f[0], 0, static_cast<long long>(net.num_layers()) - 1)),
                           which == "b", float_arg("_fault[2]", f[2])};
   }
-  const std::size_t rows = data.x.shape(0);
+  const std::size_t rows = data.rows();
+  // The inputs (made dense when sparse) and their gradient, the pass's workspace.
   const double per_row = static_cast<double>(2 * net.input_dim()) + PassWorkspace::floats_per_row(net);
   require_memory(net.backend(), "X", 4.0 * per_row * static_cast<double>(rows),
                  "the gradients of a batch of " + std::to_string(rows) + " rows");
@@ -234,8 +235,7 @@ py::tuple loss_gradients_py(Network& net, const py::handle& loss_name, const py:
   double value;
   {
     NativeSection native;
-    value = loss_and_gradients(net, loss, view.x, view.rows, view.targets, view.sample_weight, pdx,
-                               fault ? &*fault : nullptr);
+    value = loss_and_gradients(net, loss, view, pdx, fault ? &*fault : nullptr);
   }
   return py::make_tuple(value, pairs_from_flat(net, net.grad_buffer()), dx);
 }
@@ -307,8 +307,8 @@ void bind_model(py::module_& m) {
         "Raises what fit, predict and evaluate would for the sparse matrix X, naming it `name`.");
   m.def("loss_gradients", &loss_gradients_py, py::arg("network"), py::arg("loss"), py::arg("X"), py::arg("y"),
         py::arg("sample_weight") = py::none(), py::arg("_fault") = py::none(),
-        "(loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); "
-        "_fault is for tests only.");
+        "(loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); X dense or a "
+        "scipy.sparse CSR matrix (made dense for the batch); _fault is for tests only.");
 
   // The fit loop's choice of threads per step, exposed so its policy can be
   // checked against given step times.

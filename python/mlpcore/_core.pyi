@@ -223,7 +223,7 @@ def loss(loss: typing.Any, output: typing.Any, target: typing.Any, sample_weight
     ...
 def loss_gradients(network: Network, loss: typing.Any, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None, _fault: typing.Any = None) -> tuple:
     """
-    (loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); _fault is for tests only.
+    (loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); X dense or a scipy.sparse CSR matrix (made dense for the batch); _fault is for tests only.
     """
 def matmul(a: typing.Any, b: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, alpha: typing.Any = 1.0, beta: typing.Any = 0.0, c: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
     ...
