@@ -21,6 +21,8 @@ sp = pytest.importorskip("scipy.sparse")
 
 DEVICES = _core.backend_devices()
 device = pytest.mark.parametrize("device", DEVICES)
+other_device = pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"] or [pytest.param(
+    "cuda", marks=pytest.mark.skip(reason="no device other than the CPU here (a CUDA build with an NVIDIA GPU)"))])
 
 
 def random_csr(rows, cols, density, seed, dtype=np.float32):
@@ -120,6 +122,27 @@ def test_training_on_csr_gives_the_weights_of_the_dense_array(data, shuffle, isa
     assert np.array_equal(bits(flat(one)), bits(flat(dense)))
     assert np.array_equal(bits(flat(two)), bits(flat(dense)))
     assert one.optimizer is not None and one._opt.steps == dense._opt.steps == 2 * 16  # 15 full batches, 1 of 80
+
+
+@other_device
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_on_a_device_csr_training_is_the_dense_training_there(data, device, shuffle):
+    X, y = data
+    X64 = with_int64_indices(X)
+    runs = []
+    for M in (X, X64, X.toarray()):
+        model = mc.Sequential([mc.Dense(48, activation="relu"), mc.Dense(5)], seed=5, device=device)
+        model.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.05, momentum=0.9))
+        model.fit(M, y, epochs=2, batch_size=128, shuffle=shuffle, verbose=0)
+        runs.append((flat(model), model.predict(M), model.evaluate(M, y)))
+    for other in runs[1:]:
+        assert np.array_equal(bits(runs[0][0]), bits(other[0]))
+        assert np.array_equal(bits(runs[0][1]), bits(other[1]))
+        assert runs[0][2] == other[2]
+    cpu = mc.Sequential([mc.Dense(48, activation="relu"), mc.Dense(5)], seed=5)
+    cpu.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.05, momentum=0.9))
+    cpu.fit(X, y, epochs=2, batch_size=128, shuffle=shuffle, verbose=0)
+    np.testing.assert_allclose(runs[0][0], flat(cpu), atol=2e-3, rtol=0)
 
 
 def test_regression_targets_and_sample_weights(data):
