@@ -340,6 +340,10 @@ const Backend& parse_device(const py::handle& obj) {
 }
 
 FloatArray check_inputs(const Network& net, const py::handle& obj, const char* name) {
+  if (is_sparse(obj)) {
+    throw py::type_error(std::string(name) + ": expected a dense array here, got a sparse " + type_name(obj) +
+                         "; pass " + name + ".toarray()");
+  }
   FloatArray x = as_floats(name, obj, 2);
   if (x.shape(0) == 0) throw py::value_error(std::string(name) + ": expected at least one row, got shape " + shape_str(x));
   if (static_cast<std::size_t>(x.shape(1)) != net.input_dim()) {
@@ -353,9 +357,13 @@ FloatArray check_inputs(const Network& net, const py::handle& obj, const char* n
 CheckedData check_data(const Network& net, LossKind loss, const py::handle& x, const py::handle& y,
                        const py::object& w) {
   CheckedData d;
-  d.x = check_inputs(net, x, "X");
-  d.targets = check_targets("y", y, loss, d.x.shape(0), net.output_dim());
-  d.weights = check_weights(w, d.x.shape(0));
+  if (is_sparse(x)) {
+    d.x_csr = check_csr("X", x, net.input_dim());
+  } else {
+    d.x = check_inputs(net, x, "X");
+  }
+  d.targets = check_targets("y", y, loss, d.rows(), net.output_dim());
+  d.weights = check_weights(w, d.rows());
   return d;
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "csr_args.h"
 #include "mlpcore/backend.h"
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
@@ -115,21 +116,31 @@ CheckedLossArgs check_loss_args(const py::handle& loss_name, const py::handle& o
 // Rows for the network's input: at least one, input_dim features, finite.
 FloatArray check_inputs(const Network& net, const py::handle& obj, const char* name);
 
-// The arrays of one dataset, checked, kept alive while C++ reads them.
+// The arrays of one dataset, checked, kept alive while C++ reads them: X as
+// dense rows (x), or as a CSR matrix (x_csr; x is then empty).
 struct CheckedData {
   FloatArray x;
+  std::optional<CheckedCsr> x_csr;
   CheckedTargets targets;
   std::optional<FloatArray> weights;
+  std::size_t rows() const { return x_csr ? x_csr->rows : static_cast<std::size_t>(x.shape(0)); }
+  // Bytes of X (what a device copy needs).
+  double x_bytes() const { return x_csr ? x_csr->bytes() : 4.0 * static_cast<double>(x.size()); }
   Dataset view() const {
     Dataset d;
-    d.x = x.data();
-    d.rows = x.shape(0);
+    if (x_csr) {
+      d.x_csr = x_csr->view();
+    } else {
+      d.x = x.data();
+    }
+    d.rows = rows();
     d.targets = targets.view();
     d.sample_weight = weights ? weights->data() : nullptr;
     return d;
   }
 };
 
+// X dense rows (check_inputs) or a sparse matrix (csr_args.h), y and sample_weight.
 CheckedData check_data(const Network& net, LossKind loss, const py::handle& x, const py::handle& y,
                        const py::object& w);
 

@@ -148,6 +148,41 @@ FloatArray gather_rows_py(const BackendHandle& self, const py::handle& x_obj, co
   return download_array<float>(out, nullptr, {static_cast<py::ssize_t>(idx.size()), x.shape(1)});
 }
 
+// Rows idx (every row in order when None) of a CSR matrix made dense by the
+// backend, from a copy of its arrays in the backend's memory.
+FloatArray gather_csr_rows_py(const BackendHandle& self, const py::handle& x_obj, const py::object& idx_obj) {
+  const Backend& backend = *self.backend;
+  if (!is_sparse(x_obj)) throw py::type_error("x: expected a scipy.sparse CSR matrix, got " + type_name(x_obj));
+  const CheckedCsr x = check_csr("x", x_obj, std::nullopt);
+  std::vector<std::uint32_t> idx;
+  if (!idx_obj.is_none()) {
+    py::array idx_any = py::array::ensure(idx_obj);
+    if (!idx_any || idx_any.ndim() != 1 || (idx_any.dtype().kind() != 'i' && idx_any.dtype().kind() != 'u')) {
+      throw py::type_error("idx: expected a 1-d array of integer row indices");
+    }
+    auto idx64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(idx_any);
+    for (py::ssize_t i = 0; i < idx64.size(); ++i) {
+      const std::int64_t r = idx64.data()[i];
+      if (r < 0 || static_cast<std::size_t>(r) >= x.rows) {
+        throw py::value_error("idx: row " + std::to_string(r) + " is out of range for x with " +
+                              std::to_string(x.rows) + " rows");
+      }
+      idx.push_back(static_cast<std::uint32_t>(r));
+    }
+  }
+  const std::size_t rows = idx_obj.is_none() ? x.rows : idx.size();
+  DeviceBuffer<float> out(backend, rows * x.cols);
+  {
+    CsrStaging staging(backend);
+    NativeSection native;
+    const CsrRows csr = stage_in(staging, x.view(), x.rows);
+    DeviceBuffer<std::uint32_t> di(backend, 0);
+    di.upload(idx.data(), idx.size());
+    backend.gather_csr_rows(rows, x.cols, csr, idx_obj.is_none() ? nullptr : di.data(), out.data());
+  }
+  return download_array<float>(out, nullptr, {static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(x.cols)});
+}
+
 // One update under the divergence rule on copies of the arrays: runs `u` (its
 // settings filled in) with the given state slots (None: the slot is off) and
 // returns (params, [state or None, ...], applied).
@@ -274,6 +309,8 @@ void bind_backend_ops(py::module_& m) {
       .def("batch_loss", &batch_loss_py, py::arg("loss"), py::arg("output"), py::arg("target"),
            py::arg("sample_weight") = py::none(), "(mean loss, gradient, correct predictions, diverged) of one batch.")
       .def("gather_rows", &gather_rows_py, py::arg("x"), py::arg("idx"))
+      .def("gather_csr_rows", &gather_csr_rows_py, py::arg("x"), py::arg("idx") = py::none(),
+           "Rows idx (all, in order, when None) of a scipy.sparse CSR matrix as dense float32 rows.")
       .def("sgd_update", &sgd_update_py, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
            py::arg("momentum") = 0.0f, py::arg("dampening") = 0.0f, py::arg("weight_decay") = 0.0f,
            py::arg("nesterov") = false, py::arg("first_step") = true,

@@ -101,6 +101,18 @@ double weights_squared_norm(const Network& net) {
 }
 
 FloatArray predict_py(const Network& net, const py::handle& x_obj, const py::handle& transform) {
+  if (is_sparse(x_obj)) {
+    const CheckedCsr x = check_csr("X", x_obj, net.input_dim());
+    const std::optional<LossKind> kind = parse_transform(transform);
+    require_memory(net.backend(), "X", net.backend().host_memory ? 0.0 : x.bytes(), "the sparse matrix's arrays");
+    Use use(&net, false, "predict");
+    FloatArray out({x.rows, net.output_dim()});
+    const CsrRows view = x.view();
+    float* po = out.mutable_data();
+    NativeSection native;
+    net.predict(view, x.rows, po, kind);
+    return out;
+  }
   FloatArray x = check_inputs(net, x_obj, "X");
   const std::size_t rows = x.shape(0);
   const std::optional<LossKind> kind = parse_transform(transform);
@@ -153,7 +165,7 @@ std::unique_ptr<BoundTrainer> make_trainer(Network& net, Optimizer& sgd, const p
 void load_data_py(BoundTrainer& t, const py::handle& x, const py::handle& y, const py::object& w) {
   const Network& net = t.trainer->network();
   CheckedData data = check_data(net, t.trainer->loss(), x, y, w);
-  const double bytes = 4.0 * static_cast<double>(data.x.size()) * (net.backend().host_memory ? 0.0 : 1.0);
+  const double bytes = net.backend().host_memory ? 0.0 : data.x_bytes();
   require_memory(net.backend(), "X", bytes, "the training data");
   Use use(&t, true, "load_data");
   const Dataset view = data.view();
@@ -181,6 +193,8 @@ py::dict evaluate_py(const Network& net, const py::handle& loss_name, const py::
                      const py::handle& y, const py::object& w) {
   const LossKind loss = parse_loss(loss_name);
   const CheckedData data = check_data(net, loss, x, y, w);
+  require_memory(net.backend(), "X", net.backend().host_memory || !data.x_csr ? 0.0 : data.x_bytes(),
+                 "the sparse matrix's arrays");
   Use use(&net, false, "evaluate");
   EpochStats stats;
   const Dataset view = data.view();
@@ -209,7 +223,8 @@ py::tuple loss_gradients_py(Network& net, const py::handle& loss_name, const py:
     fault = GradientFault{static_cast<std::size_t>(int_arg("_fault[0]", f[0], 0, static_cast<long long>(net.num_layers()) - 1)),
                           which == "b", float_arg("_fault[2]", f[2])};
   }
-  const std::size_t rows = data.x.shape(0);
+  const std::size_t rows = data.rows();
+  // The inputs (made dense when sparse) and their gradient, the pass's workspace.
   const double per_row = static_cast<double>(2 * net.input_dim()) + PassWorkspace::floats_per_row(net);
   require_memory(net.backend(), "X", 4.0 * per_row * static_cast<double>(rows),
                  "the gradients of a batch of " + std::to_string(rows) + " rows");
@@ -220,8 +235,7 @@ py::tuple loss_gradients_py(Network& net, const py::handle& loss_name, const py:
   double value;
   {
     NativeSection native;
-    value = loss_and_gradients(net, loss, view.x, view.rows, view.targets, view.sample_weight, pdx,
-                               fault ? &*fault : nullptr);
+    value = loss_and_gradients(net, loss, view, pdx, fault ? &*fault : nullptr);
   }
   return py::make_tuple(value, pairs_from_flat(net, net.grad_buffer()), dx);
 }
@@ -263,13 +277,16 @@ void bind_model(py::module_& m) {
       .def("get_flat_params", &flat_params)
       .def("set_flat_params", &set_flat_params, py::arg("params"))
       .def("weights_squared_norm", &weights_squared_norm)
-      .def("predict", &predict_py, py::arg("X"), py::arg("transform") = "none");
+      .def("predict", &predict_py, py::arg("X"), py::arg("transform") = "none",
+           "Outputs for the rows of X: a float32 array, or a scipy.sparse CSR matrix made dense a chunk of rows "
+           "at a time.");
 
   py::class_<BoundTrainer>(m, "Trainer")
       .def(py::init(&make_trainer), py::arg("network"), py::arg("sgd"), py::arg("loss"), py::arg("batch_size"),
            py::keep_alive<1, 2>(), py::keep_alive<1, 3>())
       .def("load_data", &load_data_py, py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(),
-           "Checks the data and makes it what run_epoch trains on (copied to the device once).")
+           "Checks the data and makes it what run_epoch trains on (copied to the device once); X is a float32 "
+           "array or a scipy.sparse CSR matrix, whose batches are made dense as they are drawn.")
       .def("release_data", [](BoundTrainer& t) {
         Use use(&t, true, "release_data");
         t.trainer->release_data();
@@ -280,10 +297,18 @@ void bind_model(py::module_& m) {
 
   m.def("evaluate", &evaluate_py, py::arg("network"), py::arg("loss"), py::arg("X"), py::arg("y"),
         py::arg("sample_weight") = py::none());
+  m.def("check_csr", [](const py::handle& name, const py::handle& x, const py::object& columns) {
+    const std::string n = str_arg("name", name);
+    std::optional<std::size_t> cols;
+    if (!columns.is_none()) cols = static_cast<std::size_t>(int_arg("columns", columns, 1, kMaxSize));
+    if (!is_sparse(x)) throw py::type_error(n + ": expected a scipy.sparse matrix, got " + type_name(x));
+    check_csr(n.c_str(), x, cols);
+  }, py::arg("name"), py::arg("X"), py::arg("columns") = py::none(),
+        "Raises what fit, predict and evaluate would for the sparse matrix X, naming it `name`.");
   m.def("loss_gradients", &loss_gradients_py, py::arg("network"), py::arg("loss"), py::arg("X"), py::arg("y"),
         py::arg("sample_weight") = py::none(), py::arg("_fault") = py::none(),
-        "(loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); "
-        "_fault is for tests only.");
+        "(loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); X dense or a "
+        "scipy.sparse CSR matrix (made dense for the batch); _fault is for tests only.");
 
   // The fit loop's choice of threads per step, exposed so its policy can be
   // checked against given step times.

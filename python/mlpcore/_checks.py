@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from . import _core
+from . import _core, _sparse
 
 
 def positive_int(name: str, value) -> int:
@@ -84,6 +84,15 @@ def finite_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
         bad = "NaN" if np.isnan(arr).any() else "inf (or a value beyond float32's range)"
         raise ValueError(f"{name}: expected finite values, found {bad}")
     return arr
+
+
+def input_matrix(name: str, value, columns: int | None = None, check_sparse: bool = False):
+    """X of fit, predict and evaluate: a scipy.sparse matrix as CSR with float32
+    values (mlpcore._sparse.csr_rows; ``check_sparse`` checks its arrays here,
+    naming ``name``), anything else as finite_matrix."""
+    if _sparse.is_sparse(value):
+        return _sparse.csr_rows(name, value, columns, check_sparse)
+    return finite_matrix(name, value, columns)
 
 
 MAX_SIZE = 1 << 40  # far beyond any real layer; the native core refuses larger sizes too

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Optimizer', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
+__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Optimizer', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_csr', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
 class ModelBusyError(RuntimeError):
     pass
 class NativeError(RuntimeError):
@@ -20,7 +20,9 @@ class Network:
     def get_params(self) -> list:
         ...
     def predict(self, X: typing.Any, transform: typing.Any = 'none') -> numpy.typing.NDArray[numpy.float32]:
-        ...
+        """
+        Outputs for the rows of X: a float32 array, or a scipy.sparse CSR matrix made dense a chunk of rows at a time.
+        """
     def set_flat_params(self, params: typing.Any) -> None:
         ...
     def set_params(self, weights: typing.Any) -> None:
@@ -51,7 +53,7 @@ class Trainer:
         ...
     def load_data(self, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None) -> None:
         """
-        Checks the data and makes it what run_epoch trains on (copied to the device once).
+        Checks the data and makes it what run_epoch trains on (copied to the device once); X is a float32 array or a scipy.sparse CSR matrix, whose batches are made dense as they are drawn.
         """
     def release_data(self) -> None:
         """
@@ -134,6 +136,10 @@ class Backend:
         """
         (mean loss, gradient, correct predictions, diverged) of one batch.
         """
+    def gather_csr_rows(self, x: typing.Any, idx: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        Rows idx (all, in order, when None) of a scipy.sparse CSR matrix as dense float32 rows.
+        """
     def gather_rows(self, x: typing.Any, idx: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def gemm_fused(self, a: typing.Any, b: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, alpha: typing.Any = 1.0, beta: typing.Any = 0.0, c: typing.Any = None, bias: typing.Any = None, activation: typing.Any = 'identity', act_output: typing.Any = None, column_sums: typing.Any = False) -> tuple:
@@ -191,6 +197,10 @@ def check_adam(lr: typing.Any, betas: typing.Any, eps: typing.Any, weight_decay:
     """
     Raises what an Adam or AdamW update would for these settings: types and ranges are checked in one place.
     """
+def check_csr(name: typing.Any, X: typing.Any, columns: typing.Any = None) -> None:
+    """
+    Raises what fit, predict and evaluate would for the sparse matrix X, naming it `name`.
+    """
 def check_rmsprop(lr: typing.Any, alpha: typing.Any, eps: typing.Any, weight_decay: typing.Any, momentum: typing.Any, centered: typing.Any) -> None:
     """
     Raises what an RMSprop update would for these settings.
@@ -213,7 +223,7 @@ def loss(loss: typing.Any, output: typing.Any, target: typing.Any, sample_weight
     ...
 def loss_gradients(network: Network, loss: typing.Any, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None, _fault: typing.Any = None) -> tuple:
     """
-    (loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); _fault is for tests only.
+    (loss, [(dW, db), ...], dX) of one batch from backpropagation (for mlpcore.gradcheck); X dense or a scipy.sparse CSR matrix (made dense for the batch); _fault is for tests only.
     """
 def matmul(a: typing.Any, b: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, alpha: typing.Any = 1.0, beta: typing.Any = 0.0, c: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
     ...

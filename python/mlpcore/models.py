@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from . import _core, devices, io, losses, optimizers
-from ._checks import finite_matrix, non_negative_int, numeric_array, positive_int, seed_value
+from ._checks import finite_matrix, input_matrix, non_negative_int, numeric_array, positive_int, seed_value
 from .callbacks import CallbackList, ProgressBar
 from .history import History
 from .layers import Dense
@@ -231,7 +231,11 @@ class Sequential:
             sample_weight=None, callbacks=None) -> History:
         """Train for ``epochs`` passes over (X, y) with the compiled optimizer.
 
-        X: (samples, features), converted once to float32 C order if it is not already.
+        X: (samples, features), converted once to float32 C order if it is not
+        already; or a scipy.sparse matrix (CSR as it is, other formats converted
+        to CSR once), whose batches are made dense as they are drawn: the whole
+        matrix never is, and the weights come out bitwise those of the same
+        data given dense.
         y: integer class labels (samples,) or one-hot / probability rows for
         cross-entropy; (samples, outputs) or (samples,) targets otherwise.
         verbose: 0 silent, 1 a progress bar over the epochs (tqdm when installed,
@@ -271,7 +275,7 @@ class Sequential:
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected a bool, got {type(shuffle).__name__}")
         verbose = non_negative_int("verbose", verbose)
-        X = finite_matrix("X", X, self._input_dim if self._net is not None else None)
+        X = input_matrix("X", X, self._input_dim if self._net is not None else None)
         rows = X.shape[0]
         targets = self._targets(y, rows)
         weights = self._weights(sample_weight, rows)
@@ -279,7 +283,7 @@ class Sequential:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data: expected a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
-            Xv = finite_matrix("validation_data[0]", validation_data[0], X.shape[1])
+            Xv = input_matrix("validation_data[0]", validation_data[0], X.shape[1], check_sparse=True)
             yv = self._targets(validation_data[1], Xv.shape[0], "validation_data[1]")
             wv = self._weights(validation_data[2], Xv.shape[0]) if len(validation_data) == 3 else None
             val = (Xv, yv, wv)
@@ -520,10 +524,11 @@ class Sequential:
     def predict(self, X) -> np.ndarray:
         """Outputs for each row of X: class probabilities (softmax) for
         cross-entropy, sigmoid probabilities for binary cross-entropy, the
-        predicted means exp(output) for Poisson, raw outputs otherwise."""
+        predicted means exp(output) for Poisson, raw outputs otherwise.
+        X may be a scipy.sparse matrix (made dense a chunk of rows at a time)."""
         net = self._require_built("predict")
         self._require_idle("predict")
-        X = finite_matrix("X", X, self._input_dim)
+        X = input_matrix("X", X, self._input_dim)
         if self._loss in losses.TRANSFORMED:
             transform = self._loss
         elif self.layers[-1].activation == "softmax":  # built without a loss: softmax still applies
@@ -533,12 +538,12 @@ class Sequential:
         return net.predict(X, transform)
 
     def evaluate(self, X, y, sample_weight=None) -> dict:
-        """Mean loss (and accuracy for classification) over (X, y)."""
+        """Mean loss (and accuracy for classification) over (X, y); X dense or scipy.sparse."""
         self._require_built("evaluate")
         self._require_idle("evaluate")
         if self._loss is None:
             raise ValueError("compile: call model.compile(loss=...) before evaluate()")
-        X = finite_matrix("X", X, self._input_dim)
+        X = input_matrix("X", X, self._input_dim)
         stats = self._evaluate_native(X, self._targets(y, X.shape[0]), self._weights(sample_weight, X.shape[0]))
         out = {"loss": stats["loss"]}
         if self._loss in losses.CLASSIFICATION:

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "mlpcore/csr.h"
 #include "mlpcore/gemm.h"
 #include "mlpcore/kernel_table.h"
 #include "mlpcore/losses.h"
@@ -92,6 +93,11 @@ struct Backend {
   // dst row r = src row idx[r], rows of row_bytes bytes.
   void (*gather_rows)(std::size_t rows, std::size_t row_bytes, const void* src, const std::uint32_t* idx,
                       void* dst);
+  // dst [rows, cols], row r = CSR row idx[r] of csr (row r when idx is null)
+  // as a dense row: zeros, then each stored value added at its column, which
+  // is scipy's toarray() bit for bit. csr's arrays are backend memory.
+  void (*gather_csr_rows)(std::size_t rows, std::size_t cols, const CsrRows& csr, const std::uint32_t* idx,
+                          float* dst);
   // max |x[i]| (0 for n == 0), NaN or infinite when some x[i] is not finite;
   // exact. A read-out: it waits for the device.
   float (*max_abs)(std::size_t n, const float* x);
@@ -205,6 +211,25 @@ const T* stage_in(DeviceBuffer<T>& staging, const T* host, std::size_t n) {
   if (host == nullptr || staging.backend().host_memory) return host;
   staging.upload(host, n);
   return staging.data();
+}
+
+// A host CSR matrix as the backend can read it, as stage_in does for dense
+// rows: its three arrays copied where the backend cannot read the host's
+// (never a dense copy).
+struct CsrStaging {
+  explicit CsrStaging(const Backend& backend) : indptr(backend, 0), indices(backend, 0), values(backend, 0) {}
+  DeviceBuffer<unsigned char> indptr, indices;
+  DeviceBuffer<float> values;
+};
+
+inline CsrRows stage_in(CsrStaging& staging, const CsrRows& host, std::size_t rows) {
+  if (!host.present() || staging.values.backend().host_memory) return host;
+  const std::size_t width = index_bytes(host.index_type);
+  CsrRows staged = host;
+  staged.indptr = stage_in(staging.indptr, static_cast<const unsigned char*>(host.indptr), (rows + 1) * width);
+  staged.indices = stage_in(staging.indices, static_cast<const unsigned char*>(host.indices), host.nnz * width);
+  staged.values = stage_in(staging.values, host.values, host.nnz);
+  return staged;
 }
 
 }  // namespace mlpcore

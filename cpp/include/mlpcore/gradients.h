@@ -7,6 +7,7 @@
 
 #include "mlpcore/losses.h"
 #include "mlpcore/network.h"
+#include "mlpcore/trainer.h"
 
 namespace mlpcore {
 
@@ -18,14 +19,15 @@ struct GradientFault {
   float scale = 1.0f;
 };
 
-// The batch's loss (the mean the loss is defined as, rows weighted by
-// row_weight when it is not null), with d loss / d parameters written into
-// net.grads() (backend memory) and, when input_grad is not null, d loss / d x
-// into it (host memory)
-// ([rows, input_dim]). The same forward, fused loss gradient and backward as a
-// training step, without the step. Allocates its workspaces on every call: for
-// checks, never the fit loop.
-double loss_and_gradients(Network& net, LossKind loss, const float* x, std::size_t rows, const Targets& targets,
-                          const float* row_weight, float* input_grad, const GradientFault* fault = nullptr);
+// The loss of the batch `host` (host memory; the mean the loss is defined as,
+// rows weighted by its sample_weight when there is one), with d loss / d
+// parameters written into net.grads() (backend memory) and, when input_grad is
+// not null, d loss / d x into it (host memory, [rows, input_dim]). The same
+// forward, fused loss gradient and backward as a training step, without the
+// step; sparse rows are made dense for it as a training batch's are. Allocates
+// its workspaces on every call: for checks and full-batch objectives, never
+// the fit loop.
+double loss_and_gradients(Network& net, LossKind loss, const Dataset& host, float* input_grad,
+                          const GradientFault* fault = nullptr);
 
 }  // namespace mlpcore

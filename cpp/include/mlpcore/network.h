@@ -79,6 +79,9 @@ class Network {
   // what output_transform makes of them. Computed predict_chunk_rows at a time
   // in a workspace of the calling thread that only grows.
   void predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform = std::nullopt) const;
+  // The same for the rows of a host CSR matrix (input_dim columns): its arrays
+  // go to the backend once, and each chunk of rows is made dense there.
+  void predict(const CsrRows& x, std::size_t rows, float* out, std::optional<LossKind> transform = std::nullopt) const;
 
   // Forward over one batch (backend memory), keeping every layer's output in
   // acts (acts[l] is [rows, fan_out(l)]); returns the last layer's output.

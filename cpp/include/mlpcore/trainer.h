@@ -19,11 +19,15 @@
 namespace mlpcore {
 
 // Rows of inputs with their targets (see losses.h) and optional per-row weights.
+// The inputs are dense rows x, or (x null) a CSR matrix x_csr whose rows are
+// made dense a batch or a chunk at a time (Backend::gather_csr_rows).
 struct Dataset {
   const float* x = nullptr;
+  CsrRows x_csr;
   std::size_t rows = 0;
   Targets targets;
   const float* sample_weight = nullptr;
+  bool sparse() const { return x_csr.present(); }
 };
 
 // Sums over an epoch (or an evaluation): mean loss = loss_sum / rows.
@@ -48,6 +52,7 @@ class DeviceDataset {
  private:
   DeviceBuffer<float> x_, dense_, weight_;
   DeviceBuffer<std::int32_t> labels_;
+  CsrStaging csr_;
   Dataset view_;
 };
 

@@ -60,6 +60,7 @@ const Backend kCuda = {
     output_transform,
     batch_loss,
     gather_rows,
+    gather_csr_rows,
     max_abs,
     squared_norm,
     optimizer_update,

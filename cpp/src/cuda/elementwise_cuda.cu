@@ -1,5 +1,6 @@
 // Elementwise CUDA kernels: activations and their derivatives, softmax, column
-// sums and the batch gather. Grid-stride loops, one element per thread per step.
+// sums and the batch gathers (dense rows, and CSR rows made dense). Grid-stride
+// loops, one element per thread per step (a row per warp for CSR rows).
 #include <cstdint>
 
 #include "check.cuh"
@@ -82,6 +83,31 @@ __global__ void gather_words_kernel(std::size_t rows, std::size_t words, const s
   }
 }
 
+// A warp per row (grid-stride over rows): the lanes zero the dense row, then
+// add the row's stored values at their columns; the columns of a row are
+// distinct, so the adds never collide.
+constexpr int kWarp = 32;
+
+template <class Index>
+__global__ void gather_csr_kernel(std::size_t rows, std::size_t cols, const Index* __restrict__ indptr,
+                                  const Index* __restrict__ indices, const float* __restrict__ values,
+                                  const std::uint32_t* __restrict__ idx, float* __restrict__ dst) {
+  const std::size_t warps_per_block = blockDim.x / kWarp;
+  const std::size_t lane = threadIdx.x % kWarp;
+  for (std::size_t r = blockIdx.x * warps_per_block + threadIdx.x / kWarp; r < rows;
+       r += std::size_t{gridDim.x} * warps_per_block) {
+    float* d = dst + r * cols;
+    for (std::size_t j = lane; j < cols; j += kWarp) d[j] = 0.0f;
+    __syncwarp();
+    const std::size_t src = idx ? idx[r] : r;
+    const auto end = static_cast<std::size_t>(indptr[src + 1]);
+    for (auto k = static_cast<std::size_t>(indptr[src]) + lane; k < end; k += kWarp) {
+      d[static_cast<std::size_t>(indices[k])] += values[k];  // += as toarray: a stored -0.0 gives +0.0
+    }
+    __syncwarp();
+  }
+}
+
 }  // namespace
 
 void activation_forward(Activation act, std::size_t n, const float* x, float* y) {
@@ -117,6 +143,21 @@ void gather_rows(std::size_t rows, std::size_t row_bytes, const void* src, const
   gather_words_kernel<<<blocks_for(rows * words), kThreads>>>(rows, words, static_cast<const std::uint32_t*>(src), idx,
                                                              static_cast<std::uint32_t*>(dst));
   check_launch("gather_words_kernel");
+}
+
+void gather_csr_rows(std::size_t rows, std::size_t cols, const CsrRows& csr, const std::uint32_t* idx, float* dst) {
+  if (rows == 0 || cols == 0) return;
+  constexpr std::size_t kRowsPerBlock = kThreads / kWarp;
+  const std::size_t wanted = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  const unsigned blocks = static_cast<unsigned>(wanted < 8192 ? wanted : 8192);
+  if (csr.index_type == IndexType::i32) {
+    gather_csr_kernel<<<blocks, kThreads>>>(rows, cols, static_cast<const std::int32_t*>(csr.indptr),
+                                            static_cast<const std::int32_t*>(csr.indices), csr.values, idx, dst);
+  } else {
+    gather_csr_kernel<<<blocks, kThreads>>>(rows, cols, static_cast<const std::int64_t*>(csr.indptr),
+                                            static_cast<const std::int64_t*>(csr.indices), csr.values, idx, dst);
+  }
+  check_launch("gather_csr_kernel");
 }
 
 void output_transform(LossKind kind, std::size_t rows, std::size_t cols, float* out) {

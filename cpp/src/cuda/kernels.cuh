@@ -36,6 +36,9 @@ void batch_loss(LossKind kind, std::size_t rows, std::size_t cols, const float* 
 
 // dst row r = src row idx[r] (rows of row_bytes bytes, a multiple of 4).
 void gather_rows(std::size_t rows, std::size_t row_bytes, const void* src, const std::uint32_t* idx, void* dst);
+// Backend::gather_csr_rows: a warp per row, the zero fill and then the row's
+// entries (each column at most once per row, so no two lanes write one value).
+void gather_csr_rows(std::size_t rows, std::size_t cols, const CsrRows& csr, const std::uint32_t* idx, float* dst);
 
 // Backend::max_abs and Backend::squared_norm: reductions in a fixed order, read back.
 float max_abs(std::size_t n, const float* x);

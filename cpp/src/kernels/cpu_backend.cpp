@@ -77,6 +77,37 @@ void cpu_gather_rows(std::size_t rows, std::size_t row_bytes, const void* src, c
   });
 }
 
+template <class Index>
+void gather_csr_typed(std::size_t rows, std::size_t cols, const Index* indptr, const Index* indices,
+                      const float* values, const std::uint32_t* idx, float* dst) {
+  // Mostly zero fill: memory-bound like gather_rows, and sized the same way.
+  const int nt = threads_for(static_cast<double>(rows) * static_cast<double>(cols) * sizeof(float));
+  constexpr std::size_t kRowsPerPiece = 32;
+  parallel_for_dynamic(nt, (rows + kRowsPerPiece - 1) / kRowsPerPiece, [&](std::size_t p) {
+    const std::size_t r1 = std::min(rows, (p + 1) * kRowsPerPiece);
+    for (std::size_t r = p * kRowsPerPiece; r < r1; ++r) {
+      float* d = dst + r * cols;
+      std::memset(d, 0, cols * sizeof(float));
+      const std::size_t src = idx ? idx[r] : r;
+      const auto end = static_cast<std::size_t>(indptr[src + 1]);
+      for (auto k = static_cast<std::size_t>(indptr[src]); k < end; ++k) {
+        d[static_cast<std::size_t>(indices[k])] += values[k];  // += as toarray: a stored -0.0 gives +0.0
+      }
+    }
+  });
+}
+
+void cpu_gather_csr_rows(std::size_t rows, std::size_t cols, const CsrRows& csr, const std::uint32_t* idx,
+                         float* dst) {
+  if (csr.index_type == IndexType::i32) {
+    gather_csr_typed(rows, cols, static_cast<const std::int32_t*>(csr.indptr),
+                     static_cast<const std::int32_t*>(csr.indices), csr.values, idx, dst);
+  } else {
+    gather_csr_typed(rows, cols, static_cast<const std::int64_t*>(csr.indptr),
+                     static_cast<const std::int64_t*>(csr.indices), csr.values, idx, dst);
+  }
+}
+
 double cpu_squared_norm(const float* x, const std::vector<std::pair<std::size_t, std::size_t>>& runs) {
   double sum = 0.0;
   for (const auto& [begin, size] : runs) {
@@ -106,6 +137,7 @@ const Backend kCpu = {
     output_transform,
     cpu_batch_loss,
     cpu_gather_rows,
+    cpu_gather_csr_rows,
     max_abs,
     cpu_squared_norm,
     optimizer_update_cpu,

@@ -161,35 +161,58 @@ PredictWorkspace& predict_workspace(const Backend& backend) {
   return w;
 }
 
-}  // namespace
-
-void Network::predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform) const {
+// Outputs for `rows` rows into host `out`, a chunk at a time; rows_at(r, n)
+// gives rows r .. r + n of the input in backend memory.
+template <class RowsAt>
+void predict_in_chunks(const Network& net, std::size_t rows, std::size_t chunk_rows, float* out,
+                       std::optional<LossKind> transform, PredictWorkspace& ws, RowsAt&& rows_at) {
   // Chunks of rows keep the intermediate outputs in cache and the workspace
   // small; the workspace belongs to the calling thread and only grows, so
   // repeated calls allocate nothing and concurrent callers never share it.
   // Where the backend reads host memory the last layer writes straight into out.
-  const std::size_t chunk = std::min(rows, backend_->predict_chunk_rows);
-  const bool direct = backend_->host_memory;
-  PredictWorkspace& ws = predict_workspace(*backend_);
+  const Backend& backend = net.backend();
+  const std::size_t layers = net.num_layers(), outputs = net.output_dim();
+  const std::size_t chunk = std::min(rows, chunk_rows);
+  const bool direct = backend.host_memory;
   std::size_t floats = 0;
-  for (std::size_t l = 0; l < num_layers(); ++l) {
-    if (l + 1 < num_layers() || !direct) floats += chunk * round_up(fan_out(l));
+  for (std::size_t l = 0; l < layers; ++l) {
+    if (l + 1 < layers || !direct) floats += chunk * round_up(net.fan_out(l));
   }
   ws.layers.resize(floats);
-  std::vector<float*> acts(num_layers());
+  std::vector<float*> acts(layers);
   float* next = ws.layers.data();
-  for (std::size_t l = 0; l + 1 < num_layers() || (!direct && l < num_layers()); ++l) {
+  for (std::size_t l = 0; l + 1 < layers || (!direct && l < layers); ++l) {
     acts[l] = next;
-    next += chunk * round_up(fan_out(l));
+    next += chunk * round_up(net.fan_out(l));
   }
   for (std::size_t r = 0; r < rows; r += chunk) {
     const std::size_t n = std::min(chunk, rows - r);
-    if (direct) acts[num_layers() - 1] = out + r * output_dim();
-    const float* xr = stage_in(ws.x, x + r * input_dim_, n * input_dim_);
-    float* logits = const_cast<float*>(forward(xr, n, acts));
-    if (transform) backend_->output_transform(*transform, n, output_dim(), logits);
-    if (!direct) backend_->download(out + r * output_dim(), logits, n * output_dim() * sizeof(float));
+    if (direct) acts[layers - 1] = out + r * outputs;
+    float* logits = const_cast<float*>(net.forward(rows_at(r, n), n, acts));
+    if (transform) backend.output_transform(*transform, n, outputs, logits);
+    if (!direct) backend.download(out + r * outputs, logits, n * outputs * sizeof(float));
   }
+}
+
+}  // namespace
+
+void Network::predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform) const {
+  PredictWorkspace& ws = predict_workspace(*backend_);
+  predict_in_chunks(*this, rows, backend_->predict_chunk_rows, out, transform, ws, [&](std::size_t r, std::size_t n) {
+    return stage_in(ws.x, x + r * input_dim_, n * input_dim_);
+  });
+}
+
+void Network::predict(const CsrRows& x, std::size_t rows, float* out, std::optional<LossKind> transform) const {
+  PredictWorkspace& ws = predict_workspace(*backend_);
+  CsrStaging staging(*backend_);
+  const CsrRows csr = stage_in(staging, x, rows);
+  const std::size_t chunk = dense_chunk_rows(std::min(rows, backend_->predict_chunk_rows), input_dim_);
+  ws.x.resize(chunk * input_dim_);
+  predict_in_chunks(*this, rows, chunk, out, transform, ws, [&](std::size_t r, std::size_t n) {
+    backend_->gather_csr_rows(n, input_dim_, csr.from_row(r), nullptr, ws.x.data());
+    return static_cast<const float*>(ws.x.data());
+  });
 }
 
 PassWorkspace::PassWorkspace(const Network& net, std::size_t rows)

@@ -15,9 +15,10 @@ namespace mlpcore {
 
 DeviceDataset::DeviceDataset(const Backend& backend, const Dataset& host, std::size_t input_dim,
                              std::size_t output_dim)
-    : x_(backend, 0), dense_(backend, 0), weight_(backend, 0), labels_(backend, 0) {
+    : x_(backend, 0), dense_(backend, 0), weight_(backend, 0), labels_(backend, 0), csr_(backend) {
   view_.rows = host.rows;
   view_.x = stage_in(x_, host.x, host.rows * input_dim);
+  view_.x_csr = stage_in(csr_, host.x_csr, host.rows);
   view_.targets.labels = stage_in(labels_, host.targets.labels, host.rows);
   view_.targets.dense = stage_in(dense_, host.targets.dense, host.rows * output_dim);
   view_.sample_weight = stage_in(weight_, host.sample_weight, host.rows);
@@ -91,7 +92,11 @@ EpochStats Trainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_t ep
     const float* w = nullptr;
     if (shuffle) {
       const std::uint32_t* idx = order_.data() + start;
-      backend_.gather_rows(rows, d * sizeof(float), data.x, idx, batch_x_.data());
+      if (data.sparse()) {
+        backend_.gather_csr_rows(rows, d, data.x_csr, idx, batch_x_.data());
+      } else {
+        backend_.gather_rows(rows, d * sizeof(float), data.x, idx, batch_x_.data());
+      }
       x = batch_x_.data();
       if (data.targets.labels) {
         backend_.gather_rows(rows, sizeof(std::int32_t), data.targets.labels, idx, batch_labels_.data());
@@ -105,7 +110,12 @@ EpochStats Trainer::run_epoch(bool shuffle, std::uint64_t seed, std::uint64_t ep
         w = batch_weight_.data();
       }
     } else {
-      x = data.x + start * d;
+      if (data.sparse()) {
+        backend_.gather_csr_rows(rows, d, data.x_csr.from_row(start), nullptr, batch_x_.data());
+        x = batch_x_.data();
+      } else {
+        x = data.x + start * d;
+      }
       t.labels = data.targets.labels ? data.targets.labels + start : nullptr;
       t.dense = data.targets.dense ? data.targets.dense + start * out : nullptr;
       w = data.sample_weight ? data.sample_weight + start : nullptr;
@@ -166,13 +176,32 @@ EpochStats evaluate(const Network& net, LossKind loss, const Dataset& host) {
   DeviceBuffer<float> x(backend, 0), dense(backend, 0), weight(backend, 0);
   DeviceBuffer<std::int32_t> labels(backend, 0);
   DeviceBuffer<BatchResult> result(backend, 1);
+  // Sparse inputs: the CSR arrays go to the backend once, and the chunk's rows
+  // are made dense in x a part at a time (dense_chunk_rows), each part's outputs
+  // written where the whole chunk's forward would put them.
+  CsrStaging csr_staging(backend);
+  const CsrRows csr = stage_in(csr_staging, host.x_csr, host.rows);
+  const std::size_t part = host.sparse() ? dense_chunk_rows(chunk, d) : chunk;
+  std::vector<float*> part_acts(net.num_layers());
+  if (host.sparse()) x.resize(part * d);
   for (std::size_t start = 0; start < host.rows; start += chunk) {
     const std::size_t rows = std::min(chunk, host.rows - start);
     Targets t;
     t.labels = stage_in(labels, host.targets.labels ? host.targets.labels + start : nullptr, rows);
     t.dense = stage_in(dense, host.targets.dense ? host.targets.dense + start * out : nullptr, rows * out);
     const float* w = stage_in(weight, host.sample_weight ? host.sample_weight + start : nullptr, rows);
-    const float* logits = net.forward(stage_in(x, host.x + start * d, rows * d), rows, pass.acts);
+    const float* logits;
+    if (host.sparse()) {
+      for (std::size_t p = 0; p < rows; p += part) {
+        const std::size_t n = std::min(part, rows - p);
+        for (std::size_t l = 0; l < net.num_layers(); ++l) part_acts[l] = pass.acts[l] + p * net.fan_out(l);
+        backend.gather_csr_rows(n, d, csr.from_row(start + p), nullptr, x.data());
+        net.forward(x.data(), n, part_acts);
+      }
+      logits = pass.acts[net.num_layers() - 1];
+    } else {
+      logits = net.forward(stage_in(x, host.x + start * d, rows * d), rows, pass.acts);
+    }
     backend.batch_loss(loss, rows, out, logits, t, w, nullptr, 0.0f, result.data(), nullptr, 0);
     BatchResult r;
     result.download(&r, 1);
