@@ -72,7 +72,8 @@ Differences, by design or by the native core:
   ``hidden_layer_sizes``): ``"squared_error"`` or ``"poisson"`` (the half
   Poisson deviance with a log link, predictions exp of the output, as
   scikit-learn's). ``momentum`` must be below 1.
-- Sparse input is not accepted (the native core takes dense float32).
+- Sparse input (CSR, and CSC and the others converted to CSR by scikit-learn)
+  is made dense a batch at a time in the core, never as a whole matrix.
 
 Beyond scikit-learn: ``class_weight`` (classifier) and ``sample_weight`` in
 ``fit``, and a validation loss curve: ``validation_loss_curve_`` (mean
@@ -108,7 +109,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError('mlpcore.sklearn needs scikit-learn >= 1.6: pip install "mlpcore[sklearn]"') from exc
 
-from . import _core, losses
+from . import _core, _sparse, losses
 from .callbacks import Callback
 from .layers import Dense
 from .models import Sequential
@@ -193,6 +194,12 @@ def _check_params(est) -> list[int]:
         if not isinstance(getattr(est, name), (bool, np.bool_)):
             raise ValueError(f"{name}: expected a bool, got {getattr(est, name)!r}")
     return [int(s) for s in sizes]
+
+
+def _float32_rows(X):
+    """Validated X as Sequential takes it: float32 C order, or a scipy.sparse CSR
+    matrix as it is (Sequential makes its batches dense in the core)."""
+    return X if _sparse.is_sparse(X) else np.ascontiguousarray(X, dtype=np.float32)
 
 
 def _stochastic_solver(est) -> bool:
@@ -664,11 +671,11 @@ class _BaseMLP(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False, validation_data=validation_data)
 
     def _validate_eval_data(self, X, y, sample_weight=None):
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse="csr", order="C")
         y = self._encode_targets(np.asarray(y) if not hasattr(y, "shape") else y)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float32,
                                                                      ensure_non_negative=True)
-        return np.ascontiguousarray(X, dtype=np.float32), y, sw
+        return _float32_rows(X), y, sw
 
     def _sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -682,8 +689,8 @@ class _BaseMLP(BaseEstimator):
         scikit-learn does: its probabilities stay inside (0, 1) where float32's
         would round to 0 or 1."""
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse="csr")
+        X32 = _float32_rows(X)
         model = self._model_ready()
         if np.result_type(X.dtype, self.coefs_[0].dtype) == np.float32:
             return model.predict(X32)
@@ -729,7 +736,7 @@ class _BaseMLP(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -775,7 +782,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     # Targets are kept encoded: int class indices (single-label) or float 0/1 columns.
     def _validate_training_data(self, X, y, sample_weight, first_pass, incremental, classes):
         X, y = validate_data(self, X, y, reset=first_pass, dtype=(np.float64, np.float32), order="C",
-                             multi_output=True)
+                             accept_sparse="csr", multi_output=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -817,7 +824,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             lookup = dict(zip(present.tolist(), cw))
             per_row = np.array([lookup[v] for v in y.tolist()], dtype=np.float32)
             sample_weight = per_row if sample_weight is None else sample_weight * per_row
-        return np.ascontiguousarray(X, dtype=np.float32), targets, sample_weight, X.dtype
+        return _float32_rows(X), targets, sample_weight, X.dtype
 
     def _encode_targets(self, y):
         if self._y_type == "multilabel-indicator":
@@ -935,7 +942,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
             raise ValueError(f"loss: expected one of {list(_REGRESSION_LOSSES)}, got {self.loss!r}")
         X, y = validate_data(self, X, y, reset=first_pass, dtype=(np.float64, np.float32), order="C",
-                             multi_output=True, y_numeric=True)
+                             accept_sparse="csr", multi_output=True, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):
@@ -954,7 +961,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 self._loss_scale = 0.5
                 self._grad_scale = 2.0 / self._n_targets
         targets = self._encode_targets(y)
-        return np.ascontiguousarray(X, dtype=np.float32), targets, self._sample_weight(sample_weight, X), X.dtype
+        return _float32_rows(X), targets, self._sample_weight(sample_weight, X), X.dtype
 
     def _encode_targets(self, y):
         y = np.asarray(y, dtype=np.float64)
@@ -1020,6 +1027,7 @@ def expected_failed_checks(estimator) -> dict:
             "full-batch gradients summed in a different order, so predictions differ by "
             "a float32 ulp or two, above the check's float64 tolerance (rtol=1e-7); "
             "tests/test_sklearn.py checks the equivalence at float32 tolerance"),
+        "check_sample_weight_equivalence_on_sparse_data": "as on dense data (the same rounding)",
     }
     if isinstance(estimator, MLPClassifier) and estimator.solver == "lbfgs":
         failing["check_classifiers_multilabel_output_format_predict_proba"] = (
