@@ -123,9 +123,12 @@ _REGRESSION_LOSSES = ("squared_error", "poisson")
 _OUTPUTS = {"identity": (None, losses.MSE), "softmax": ("softmax", losses.CROSS_ENTROPY),
             "logistic": ("sigmoid", losses.BINARY_CROSS_ENTROPY)}
 # L-BFGS evaluates the whole training set in chunks of rows whose native
-# workspaces stay within this many floats: memory stays bounded whatever the
-# number of rows (the core allocates them per call), and they stay in cache.
-_FULL_BATCH_CHUNK_FLOATS = 1 << 21
+# workspaces (allocated by the core at each call) stay within this many floats:
+# memory stays bounded whatever the number of rows, and blocks this size are
+# reused by the allocator instead of being mapped afresh at every evaluation.
+# Larger chunks mean fewer parallel products, which matters when the cores are
+# shared with other work.
+_FULL_BATCH_CHUNK_FLOATS = 1 << 23
 
 
 def _adam_class():
