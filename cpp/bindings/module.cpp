@@ -160,6 +160,7 @@ PYBIND11_MODULE(_core, m) {
 
   bind_ops(m);
   bind_model(m);
+  bind_full_batch(m);
 #ifdef MLPCORE_HAVE_CUDA
   bind_cuda(m);  // mlpcore._core.cuda
 #endif

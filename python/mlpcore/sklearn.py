@@ -346,7 +346,7 @@ class _FullBatchObjective:
         self.net.set_params(pairs)
         loss, grad = 0.0, np.zeros(packed.shape)
         for X, y, w in self.chunks:
-            value, layers, _ = _core.loss_gradients(self.net, self.loss_name, X, y, w)
+            value, layers = _core.full_batch_gradients(self.net, self.loss_name, X, y, w)
             loss += value * X.shape[0]
             grad += self.pack(layers) * X.shape[0]
         coefs = packed[:self.n_weights]
