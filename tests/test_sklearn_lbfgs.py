@@ -112,6 +112,28 @@ def test_objective_matches_sklearns_in_float64(isa, monkeypatch, kind, weighted)
     assert whole(x)[0] == pytest.approx(loss, rel=1e-6)
 
 
+@pytest.mark.parametrize("loss,out", [("cross_entropy", 7), ("binary_cross_entropy", 3), ("mse", 2)])
+def test_full_batch_gradients_are_backpropagations_without_the_input_gradient(isa, loss, out):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(133, 29)).astype(np.float32)
+    y = rng.integers(0, out, 133).astype(np.int32) if loss == "cross_entropy" else \
+        (rng.random((133, out)) > 0.5).astype(np.float32)
+    w = rng.random(133).astype(np.float32)
+    model = mc.Sequential([mc.Dense(37, activation="tanh"), mc.Dense(out)], input_dim=29)
+    model.compile(loss=loss)
+    for weights in (None, w):
+        value, layers = mc._core.full_batch_gradients(model._net, loss, X, y, weights)
+        ref_value, ref_layers, _ = mc._core.loss_gradients(model._net, loss, X, y, weights)
+        assert value == ref_value
+        for (dw, db), (rw, rb) in zip(layers, ref_layers):
+            np.testing.assert_array_equal(dw, rw)
+            np.testing.assert_array_equal(db, rb)
+    with pytest.raises(ValueError, match="X"):
+        mc._core.full_batch_gradients(model._net, loss, X[:, :5], y)
+    with pytest.raises(ValueError, match="loss"):
+        mc._core.full_batch_gradients(model._net, "hinge", X, y)
+
+
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel"])
 def test_classifier_follows_sklearns_lbfgs(kind):
     X, y = load_digits(return_X_y=True)

@@ -181,5 +181,6 @@ PYBIND11_MODULE(_core, m) {
   bind_optimizers(m);
   bind_model(m);
   bind_optimizer_state(m);
+  bind_full_batch(m);
   bind_backend_ops(m);
 }

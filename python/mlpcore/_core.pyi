@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Optimizer', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_csr', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
+__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Optimizer', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_csr', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'full_batch_gradients', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
 class ModelBusyError(RuntimeError):
     pass
 class NativeError(RuntimeError):
@@ -215,6 +215,10 @@ def config() -> dict:
     """
 def evaluate(network: Network, loss: typing.Any, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None) -> dict:
     ...
+def full_batch_gradients(network: Network, loss: typing.Any, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None) -> tuple:
+    """
+    (loss, [(dW, db), ...]) of one batch from backpropagation, without the inputs' gradient (for full-batch optimizers: mlpcore.sklearn's L-BFGS).
+    """
 def gemm_fused(a: typing.Any, b: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, alpha: typing.Any = 1.0, beta: typing.Any = 0.0, c: typing.Any = None, bias: typing.Any = None, activation: typing.Any = 'identity', act_output: typing.Any = None, column_sums: typing.Any = False) -> tuple:
     ...
 def get_num_threads() -> int:

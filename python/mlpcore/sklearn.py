@@ -125,9 +125,12 @@ _REGRESSION_LOSSES = ("squared_error", "poisson")
 _OUTPUTS = {"identity": (None, losses.MSE), "softmax": ("softmax", losses.CROSS_ENTROPY),
             "logistic": ("sigmoid", losses.BINARY_CROSS_ENTROPY), "exp": (None, losses.POISSON)}
 # L-BFGS evaluates the whole training set in chunks of rows whose native
-# workspaces stay within this many floats: memory stays bounded whatever the
-# number of rows (the core allocates them per call), and they stay in cache.
-_FULL_BATCH_CHUNK_FLOATS = 1 << 21
+# workspaces (allocated by the core at each call) stay within this many floats:
+# memory stays bounded whatever the number of rows, and blocks this size are
+# reused by the allocator instead of being mapped afresh at every evaluation.
+# Larger chunks mean fewer parallel products, which matters when the cores are
+# shared with other work.
+_FULL_BATCH_CHUNK_FLOATS = 1 << 23
 
 
 def _adam_class():
@@ -353,7 +356,7 @@ class _FullBatchObjective:
         self.net.set_params(pairs)
         loss, grad = 0.0, np.zeros(packed.shape)
         for X, y, w in self.chunks:
-            value, layers, _ = _core.loss_gradients(self.net, self.loss_name, X, y, w)
+            value, layers = _core.full_batch_gradients(self.net, self.loss_name, X, y, w)
             loss += value * X.shape[0]
             grad += self.pack(layers) * X.shape[0]
         coefs = packed[:self.n_weights]
