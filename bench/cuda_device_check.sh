@@ -50,7 +50,7 @@ step "tests/test_backends.py"
 # process is reported as failed and the others still run.
 workers=()
 if "$python" -c 'import xdist' 2> /dev/null; then workers=(-n 4); fi
-timeout 300 "$python" -X faulthandler -m pytest tests/test_backends.py -q -rf --tb=short -p no:cacheprovider \
+timeout 300 "$python" -X faulthandler -m pytest tests/test_backends.py tests/test_sparse_input.py tests/test_optimizers.py -q -rf --tb=short -p no:cacheprovider \
   "${workers[@]}" > "$log_dir/test_backends.log" 2>&1
 test_rc=$?
 grep -E '^(FAILED|ERROR)|passed|failed|crashed|node down' "$log_dir/test_backends.log" | tail -40
