@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
@@ -457,15 +458,24 @@ bool transposed_pays(const Product& pr, const GemmBlocking& bl) {
 }
 
 // out[j] = sum of op(B)(p, j) over p, summed per k slice from zero and the
-// slices added in order, as pack_b_slivers sums them.
+// slices added in order, as pack_b_slivers sums them (all columns of a step
+// at once, so that the columns' sums are independent chains).
 void column_sums_by_slices(const Product& pr, std::size_t kc, float* out) {
+  constexpr std::size_t kCols = 64;
   std::fill(out, out + pr.n, 0.0f);
-  for (std::size_t pc = 0; pc < pr.k; pc += kc) {
-    const std::size_t kb = std::min(kc, pr.k - pc);
-    for (std::size_t j = 0; j < pr.n; ++j) {
-      float partial = 0.0f;
-      for (std::size_t p = pc; p < pc + kb; ++p) partial += pr.tb ? pr.b[j * pr.ldb + p] : pr.b[p * pr.ldb + j];
-      out[j] += partial;
+  for (std::size_t j0 = 0; j0 < pr.n; j0 += kCols) {
+    const std::size_t cols = std::min(kCols, pr.n - j0);
+    for (std::size_t pc = 0; pc < pr.k; pc += kc) {
+      float partial[kCols] = {};
+      for (std::size_t p = pc; p < std::min(pr.k, pc + kc); ++p) {
+        if (pr.tb) {
+          for (std::size_t j = 0; j < cols; ++j) partial[j] += pr.b[(j0 + j) * pr.ldb + p];
+        } else {
+          const float* row = pr.b + p * pr.ldb + j0;
+          for (std::size_t j = 0; j < cols; ++j) partial[j] += row[j];
+        }
+      }
+      for (std::size_t j = 0; j < cols; ++j) out[j0 + j] += partial[j];
     }
   }
 }
@@ -524,34 +534,44 @@ inline __m128 times_derivative(Activation act, __m128 v, __m128 y) {
 // product), a last block of fewer rows padded with zeros.
 void transpose_into(std::size_t rows, std::size_t cols, const float* src, std::size_t lds, float* dst,
                     std::size_t ldd, const Epilogue& ep = Epilogue{}) {
+  const float* y = ep.act_output;
+  const std::size_t ldy = ep.ld_act_output;
+  const Activation act = ep.act;
   std::size_t j0 = 0;
 #if defined(MLPCORE_SSE_TRANSPOSE)
-  const __m128 zero = _mm_setzero_ps();
-  for (std::size_t i0 = 0; i0 < rows; i0 += 4) {
-    const std::size_t h = std::min<std::size_t>(4, rows - i0);
+  // Rows i0..i0+h-1 (h <= 4; rows past them read as zeros), 4 columns at a time.
+  auto block_rows = [&](std::size_t i0, std::size_t h, auto full) {
+    constexpr bool kFull = decltype(full)::value;
     const float* s0 = src + i0 * lds;
+    const __m128 zero = _mm_setzero_ps();
     for (std::size_t j = 0; j + 4 <= cols; j += 4) {
       __m128 r0 = _mm_loadu_ps(s0 + j);
-      __m128 r1 = h > 1 ? _mm_loadu_ps(s0 + lds + j) : zero;
-      __m128 r2 = h > 2 ? _mm_loadu_ps(s0 + 2 * lds + j) : zero;
-      __m128 r3 = h > 3 ? _mm_loadu_ps(s0 + 3 * lds + j) : zero;
+      __m128 r1 = kFull || h > 1 ? _mm_loadu_ps(s0 + lds + j) : zero;
+      __m128 r2 = kFull || h > 2 ? _mm_loadu_ps(s0 + 2 * lds + j) : zero;
+      __m128 r3 = kFull || h > 3 ? _mm_loadu_ps(s0 + 3 * lds + j) : zero;
       _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
       const __m128 r[4] = {r0, r1, r2, r3};
       for (std::size_t q = 0; q < 4; ++q) {
+        float* d = dst + (j + q) * ldd + i0;
         __m128 v = r[q];
-        if (ep.act_output) {
-          v = times_derivative(ep.act, v, load_first(h, ep.act_output + (j + q) * ep.ld_act_output + i0));
+        if (y) v = times_derivative(act, v, kFull ? _mm_loadu_ps(y + (j + q) * ldy + i0) : load_first(h, y + (j + q) * ldy + i0));
+        if constexpr (kFull) {
+          _mm_storeu_ps(d, v);
+        } else {
+          store_first(h, d, v);
         }
-        store_first(h, dst + (j + q) * ldd + i0, v);
       }
     }
-  }
+  };
+  std::size_t i0 = 0;
+  for (; i0 + 4 <= rows; i0 += 4) block_rows(i0, 4, std::true_type{});
+  if (i0 < rows) block_rows(i0, rows - i0, std::false_type{});
   j0 = cols / 4 * 4;
 #endif
   for (std::size_t j = j0; j < cols; ++j) {
     for (std::size_t i = 0; i < rows; ++i) {
       const float v = src[i * lds + j];
-      dst[j * ldd + i] = ep.act_output ? times_derivative(ep.act, v, ep.act_output[j * ep.ld_act_output + i]) : v;
+      dst[j * ldd + i] = y ? times_derivative(act, v, y[j * ldy + i]) : v;
     }
   }
 }
