@@ -191,7 +191,7 @@ def main() -> None:
     if not info["compiled"]:
         fail("this mlpcore build has no CUDA backend; pip install . -C cmake.define.MLPCORE_CUDA=ON")
     if info["devices"] == 0:
-        fail(f"no CUDA device is available ({mc.config()["cuda"]["unavailable_reason"]})")
+        fail(f"no CUDA device is available ({mc.config()['cuda']['unavailable_reason']})")
     try:
         import torch
     except ImportError:
@@ -199,7 +199,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         fail(f"this PyTorch ({torch.__version__}) has no CUDA, or sees no GPU")
 
-    print(f"GPU: {mc.config()["cuda"]["name"]} | mlpcore {mc.__version__} ({source}) | torch {torch.__version__} "
+    print(f"GPU: {mc.config()['cuda']['name']} | mlpcore {mc.__version__} ({source}) | torch {torch.__version__} "
           f"(CUDA {torch.version.cuda})")
     if not args.skip_gemm:
         bench_gemm(mc, torch, args.rounds, args.quick)
