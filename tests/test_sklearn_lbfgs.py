@@ -134,6 +134,29 @@ def test_full_batch_gradients_are_backpropagations_without_the_input_gradient(is
         mc._core.full_batch_gradients(model._net, "hinge", X, y)
 
 
+def test_full_batch_gradients_of_a_sparse_x_are_the_dense_ones_and_its_memory_is_counted():
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 7)).astype(np.float32)
+    X[X < 0.5] = 0
+    y = rng.integers(0, 3, 50).astype(np.int32)
+    model = mc.Sequential([mc.Dense(5, activation="relu"), mc.Dense(3)], input_dim=7)
+    model.compile(loss="cross_entropy")
+    dense = mc._core.full_batch_gradients(model._net, "cross_entropy", X, y)
+    sparse = mc._core.full_batch_gradients(model._net, "cross_entropy", sp.csr_matrix(X), y)
+    assert dense[0] == sparse[0]
+    for (dw, db), (sw, sb) in zip(dense[1], sparse[1]):
+        np.testing.assert_array_equal(dw, sw)
+        np.testing.assert_array_equal(db, sb)
+    # a sparse X's rows count too: the batch is made dense, with the pass's workspace
+    wide = mc.Sequential([mc.Dense(200_000, activation="relu"), mc.Dense(3)], input_dim=7)
+    wide.compile(loss="cross_entropy")
+    rows = 200_000
+    with pytest.raises(MemoryError, match="X: the gradients of a batch of 200000 rows"):
+        mc._core.full_batch_gradients(wide._net, "cross_entropy", sp.csr_matrix((rows, 7), dtype=np.float32),
+                                      np.zeros(rows, np.int32))
+
+
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel"])
 def test_classifier_follows_sklearns_lbfgs(kind):
     X, y = load_digits(return_X_y=True)

@@ -28,8 +28,9 @@ py::tuple full_batch_gradients_py(Network& net, const py::handle& loss_name, con
                                   const py::handle& y, const py::object& w) {
   const LossKind loss = parse_loss(loss_name);
   const CheckedData data = check_data(net, loss, x, y, w);
-  const std::size_t rows = data.x.shape(0);
-  const double per_row = PassWorkspace::floats_per_row(net);
+  const std::size_t rows = data.rows();  // also for a sparse X, whose dense array is empty
+  // The inputs (made dense when sparse) and the pass's workspace.
+  const double per_row = static_cast<double>(net.input_dim()) + PassWorkspace::floats_per_row(net);
   require_memory(net.backend(), "X", 4.0 * per_row * static_cast<double>(rows),
                  "the gradients of a batch of " + std::to_string(rows) + " rows");
   const Dataset view = data.view();
