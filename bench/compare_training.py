@@ -25,6 +25,12 @@ Finally it times one epoch at batch 128 on the most threads while another
 process keeps one core busy (a busy loop, like a second job on the machine),
 where threads that wait for each other at barriers lose.
 
+It prints the CPU model, its caches and its measured FMA peak
+(`mlpcore._core.measure_fma_peak()`), and gives every training and inference
+row also as a fraction of the GEMM-bound limit: samples/s x the FLOPs of a
+sample's products over the peak of the cores in use, so that figures from
+different machines can be read side by side.
+
     python bench/compare_training.py            # full run
     python bench/compare_training.py --quick    # fewer samples and repeats; long runs of 3,000 steps
                                                 # and of 10 epochs of 4,000 rows
@@ -73,6 +79,25 @@ def make_data(rows: int, seed: int = 0):
     for i in range(0, rows, 4096):  # in chunks: no full-size temporary
         y[i:i + 4096] = (X[i:i + 4096] @ teacher).argmax(1)
     return X, y
+
+
+def flops_per_sample(hidden, training):
+    """FLOPs the products of one sample take in the 784-hidden-10 MLP: the forward
+    pass, and for training also the weight gradients and every input gradient but
+    the first layer's (nothing needs it). The GEMM-bound limit of a machine is its
+    peak over this."""
+    sizes = [FEATURES, *hidden, CLASSES]
+    layers = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    forward = 2 * sum(layers)
+    return forward + 2 * sum(layers) + 2 * sum(layers[1:]) if training else forward
+
+
+TINY_HIDDEN = (32,)
+
+
+def of_peak(samples_per_s, flops, peak):
+    """samples/s as a fraction of the GEMM-bound limit, e.g. ' 79 %'; '' when the peak is unknown."""
+    return f"{100.0 * samples_per_s * flops / peak:.0f} %" if peak else ""
 
 
 # ------------------------------------------------------------------ frameworks
@@ -290,7 +315,7 @@ def time_tiny(frameworks, X, y, batches, steps, repeats):
     out = {}
     for batch in batches:
         rows = steps * batch
-        runners = {n: FRAMEWORKS[n]((32,), batch, lr=0.001) for n in frameworks}
+        runners = {n: FRAMEWORKS[n](TINY_HIDDEN, batch, lr=0.001) for n in frameworks}
         for r in runners.values():
             r.epoch(X[:rows // 4], y[:rows // 4])
         times = {n: [] for n in runners}
@@ -365,7 +390,7 @@ def time_long_runs(frameworks, X, y, tiny_steps, big_rows, big_epochs, repeats, 
     more on the wall clock."""
     clock = time.thread_time if threads == 1 else time.perf_counter
     run = [(i, min(i + 1000, tiny_steps)) for i in range(0, tiny_steps, 1000)]
-    tiny = long_run(frameworks, X, y, (32,), 1, 0.001, run, min(200, len(X) - 16), 3 * repeats, clock)
+    tiny = long_run(frameworks, X, y, TINY_HIDDEN, 1, 0.001, run, min(200, len(X) - 16), 3 * repeats, clock)
     big = long_run(frameworks, X, y, HIDDEN, 32, LR, [(0, big_rows)] * big_epochs, min(800, len(X) - 16 * 32),
                    3 * repeats, clock)
     return {"tiny": tiny, "big": big, "clock": "thread CPU time" if threads == 1 else "wall"}
@@ -461,6 +486,8 @@ def worker(args):
                 raise SystemExit("--flush-denormal: this mlpcore has no set_flush_denormal")
             mc.set_flush_denormal(args.flush_denormal == "on")
         report["mlpcore_config"] = mc.config()
+        if hasattr(mc._core, "measure_fma_peak"):
+            report["peak_flops_per_core"] = mc._core.measure_fma_peak()
     except ImportError:
         pass
     if args.numpy_only:
@@ -621,13 +648,26 @@ def main():
     flush = f" flush_denormal={cfg['flush_denormal']}" if "flush_denormal" in cfg else ""
     print(f"# mlpcore {source}, isa={cfg.get('isa')} openmp={cfg.get('openmp')}{flush}; "
           f"peers: {', '.join(reports[0]['frameworks'][1:])}")
+    caches = cfg.get("caches") or {}
+    kib = ", ".join(f"{name} {caches[lvl] // 1024} KiB" for lvl, name in (("l1d", "L1d"), ("l2", "L2"), ("l3", "L3"))
+                   if caches.get(lvl))
+    core_peak = reports[0].get("peak_flops_per_core") or 0.0
+    train_flops, infer_flops = flops_per_sample(HIDDEN, True), flops_per_sample(HIDDEN, False)
+    tiny_flops = flops_per_sample(TINY_HIDDEN, True)
+    print(f"# cpu {cfg.get('cpu', 'unknown')}; caches (a core's share): {kib or 'unknown'}")
+    if core_peak:
+        print(f"# measured FMA peak ({cfg.get('isa')}) {core_peak / 1e9:.1f} GFLOP/s a core; a sample is "
+              f"{train_flops / 1e6:.2f} MFLOP to train, {infer_flops / 1e6:.2f} to predict: the GEMM-bound limit "
+              f"is {core_peak / train_flops:,.0f} training samples/s a core. '% peak' = samples/s x FLOP a "
+              f"sample / (threads x that peak)")
     if args.smoke:
         print("# --smoke: every measurement once, on a few rows and steps; the figures mean nothing")
     if unset:
         print(f"# numpy as-is has {', '.join(unset)} set; 'numpy*' is the same run with them unset")
     print()
     print("## Training, samples/s (ratio = mlpcore / peer)")
-    header = "| threads | batch | " + " | ".join(reports[0]["frameworks"]) + (" | numpy* " if numpy_best else "") + " | ratios |"
+    header = ("| threads | batch | " + " | ".join(reports[0]["frameworks"]) + (" | numpy* " if numpy_best else "")
+              + " | ratios |" + (" % peak |" if core_peak else ""))
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for rep in reports:
@@ -639,7 +679,8 @@ def main():
             cells = [fmt(row[n]) for n in rep["frameworks"]] + [fmt(v) for v in extra.values()]
             ours = row.get("mlpcore")
             ratios = ", ".join(f"{n} {ours / v:.2f}x" for n, v in {**row, **extra}.items() if n != "mlpcore")
-            print(f"| {t} | {b} | " + " | ".join(cells) + f" | {ratios} |")
+            peaks = ", ".join(f"{n} {of_peak(v, train_flops, t * core_peak)}" for n, v in {**row, **extra}.items())
+            print(f"| {t} | {b} | " + " | ".join(cells) + f" | {ratios} |" + (f" {peaks} |" if core_peak else ""))
     if loaded:
         row = loaded["training"][str(LOAD_BATCH)]  # JSON keys are strings
         ours = row.get("mlpcore")
@@ -647,22 +688,29 @@ def main():
         print(f"## Training while another process keeps one core busy (a busy loop), {loaded['threads']} "
               f"threads, batch {LOAD_BATCH}, {args.load_rows} rows, samples/s")
         print("- " + ", ".join(f"{n} {fmt(v)}" for n, v in row.items()) + "; ratios "
-              + ", ".join(f"{n} {ours / v:.2f}x" for n, v in row.items() if n != "mlpcore"))
+              + ", ".join(f"{n} {ours / v:.2f}x" for n, v in row.items() if n != "mlpcore")
+              + (f"; % of {loaded['threads']} cores' peak: " + ", ".join(
+                  f"{n} {of_peak(v, train_flops, loaded['threads'] * core_peak)}" for n, v in row.items())
+                 if core_peak else ""))
     print()
     print("## Inference, batch 1024, samples/s")
     for rep in reports:
         inf = rep["inference"]
         ours = inf.get("mlpcore")
         print(f"- {rep['threads']} thread(s): " + ", ".join(f"{n} {fmt(v)}" for n, v in inf.items()) + "; ratios "
-              + ", ".join(f"{n} {ours / v:.2f}x" for n, v in inf.items() if n != "mlpcore"))
+              + ", ".join(f"{n} {ours / v:.2f}x" for n, v in inf.items() if n != "mlpcore")
+              + ("; % peak: " + ", ".join(f"{n} {of_peak(v, infer_flops, rep['threads'] * core_peak)}"
+                                          for n, v in inf.items()) if core_peak else ""))
     print()
     print("## Tiny model 784-32-10, steps/s")
     for rep in reports:
         for b, row in rep["tiny"].items():
             ours = row.get("mlpcore")
             ratio = f" ({ours / row['pytorch']:.1f}x pytorch)" if "pytorch" in row else ""
+            peaks = ("; % peak: " + ", ".join(f"{n} {of_peak(v * int(b), tiny_flops, rep['threads'] * core_peak)}"
+                                              for n, v in row.items())) if core_peak else ""
             print(f"- {rep['threads']} thread(s), batch {b}: " + ", ".join(f"{n} {fmt(v)}" for n, v in row.items())
-                  + f"; mlpcore {1e6 / ours:.1f} us/step{ratio}")
+                  + f"; mlpcore {1e6 / ours:.1f} us/step{ratio}{peaks}")
     if all("long" in rep for rep in reports):
         print_long_runs(reports, args)
     for rep in reports:

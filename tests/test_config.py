@@ -24,6 +24,26 @@ def test_config_keys():
     assert isinstance(cfg["openmp"], bool)
     assert set(cfg["cuda"]) == {"compiled", "devices", "name", "unavailable_reason"}
     assert set(cfg["emulated_isas"]) <= set(cfg["isas"]) - {"generic"}
+    assert isinstance(cfg["cpu"], str) and cfg["cpu"].strip() == cfg["cpu"] and cfg["cpu"]
+
+
+def test_measured_fma_peak_per_isa():
+    """The benchmarks' denominator: a SIMD ISA the CPU runs natively has a peak
+    of its vector width x 2 FLOP x at least two FMAs every 2 ns (no real core is
+    slower) and at most 2 x 16 x 2 x 6 GHz; the portable and emulated kernels
+    have none."""
+    default = mc.config()["isa"]
+    lanes = {"avx512": 16, "avx2": 8, "neon": 4}
+    try:
+        for isa in mc.config()["isas"]:
+            mc.set_isa(isa)
+            peak = mc._core.measure_fma_peak()
+            if isa == "generic" or isa in mc.config()["emulated_isas"]:
+                assert peak == 0.0
+            else:
+                assert lanes[isa] * 2 * 1e9 <= peak <= 2 * 16 * 2 * 6e9, (isa, peak)
+    finally:
+        mc.set_isa(default)
 
 
 def test_isa_env_forces_a_lower_path():

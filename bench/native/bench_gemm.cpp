@@ -1,5 +1,6 @@
 // Native GEMM benchmark (no Python): GFLOP/s of mlpcore::sgemm on the squares
-// and the nine products of a 784-512-256-10 MLP training step, and the fraction
+// and the products of a 784-512-256-10 MLP training step (the eight it runs,
+// and the first layer's input gradient, which it does not), and the fraction
 // of this CPU's peak FMA throughput, which it measures with a register-only
 // FMA loop (the ceiling any micro-kernel can reach), together with the
 // micro-kernel alone on L1-resident panels. It first prints the CPU model, the
@@ -19,7 +20,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <ctime>
 #include <vector>
@@ -28,12 +28,8 @@
 #include "mlpcore/cpu_caches.h"
 #include "mlpcore/dispatch.h"
 #include "mlpcore/gemm.h"
+#include "mlpcore/machine_peak.h"
 #include "mlpcore/threads.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define MLPCORE_BENCH_X86 1
-#endif
 
 using namespace mlpcore;
 using Clock = std::chrono::steady_clock;
@@ -73,69 +69,6 @@ double median_seconds(F&& f, double budget_s = 0.3, int min_reps = 5, int max_re
   return t[static_cast<std::size_t>(quantile * static_cast<double>(t.size() - 1))];
 }
 
-#if defined(MLPCORE_BENCH_X86)
-// Independent chains of register FMAs, written in assembly so nothing else
-// runs in the loop: two FMA pipes of 4-cycle latency need 8 in flight, so
-// 12 (AVX2) or 16 (AVX-512) chains run at the core's FMA throughput.
-#define MLPCORE_FMA12(r) \
-  "vfmadd231ps %%" r "12, %%" r "13, %%" r "0\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "1\n\t" \
-  "vfmadd231ps %%" r "12, %%" r "13, %%" r "2\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "3\n\t" \
-  "vfmadd231ps %%" r "12, %%" r "13, %%" r "4\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "5\n\t" \
-  "vfmadd231ps %%" r "12, %%" r "13, %%" r "6\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "7\n\t" \
-  "vfmadd231ps %%" r "12, %%" r "13, %%" r "8\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "9\n\t" \
-  "vfmadd231ps %%" r "12, %%" r "13, %%" r "10\n\t" "vfmadd231ps %%" r "12, %%" r "13, %%" r "11\n\t"
-
-// Zeroed registers (uninitialised ones could hold denormals, which cost extra cycles).
-#define MLPCORE_ZERO14                                                                         \
-  "vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1\n\tvpxor %%xmm2, %%xmm2, %%xmm2\n\t"     \
-  "vpxor %%xmm3, %%xmm3, %%xmm3\n\tvpxor %%xmm4, %%xmm4, %%xmm4\n\tvpxor %%xmm5, %%xmm5, %%xmm5\n\t"     \
-  "vpxor %%xmm6, %%xmm6, %%xmm6\n\tvpxor %%xmm7, %%xmm7, %%xmm7\n\tvpxor %%xmm8, %%xmm8, %%xmm8\n\t"     \
-  "vpxor %%xmm9, %%xmm9, %%xmm9\n\tvpxor %%xmm10, %%xmm10, %%xmm10\n\t"                            \
-  "vpxor %%xmm11, %%xmm11, %%xmm11\n\tvpxor %%xmm12, %%xmm12, %%xmm12\n\t"                         \
-  "vpxor %%xmm13, %%xmm13, %%xmm13\n\t"
-
-void fma_loop_avx2(long iters) {
-  __asm__ volatile(
-      MLPCORE_ZERO14
-      "1:\n\t" MLPCORE_FMA12("ymm") "dec %0\n\tjnz 1b\n\t"
-      : "+r"(iters)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "cc");
-}
-
-void fma_loop_avx512(long iters) {
-  __asm__ volatile(
-      MLPCORE_ZERO14
-      "1:\n\t" MLPCORE_FMA12("zmm") "dec %0\n\tjnz 1b\n\t"
-      : "+r"(iters)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "cc");
-}
-#undef MLPCORE_FMA12
-#undef MLPCORE_ZERO14
-#endif
-
-// Peak single-precision FMA FLOP/s of one core for the ISA in use (0 if unknown).
-double measured_peak_one_core(Isa isa) {
-#if defined(MLPCORE_BENCH_X86)
-  // Short runs, fastest of many: on a shared host most long runs lose the core
-  // to other processes for part of the time, which is not the core's speed.
-  const long iters = 50000;
-  if (isa == Isa::avx512) {
-    const double s = median_seconds([&] { fma_loop_avx512(iters); }, 0.3, 5, 2000, 0.0);
-    return 12.0 * 16 * 2 * iters / s;
-  }
-  if (isa == Isa::avx2) {
-    const double s = median_seconds([&] { fma_loop_avx2(iters); }, 0.3, 5, 2000, 0.0);
-    return 12.0 * 8 * 2 * iters / s;
-  }
-#endif
-  (void)isa;
-  return 0.0;
-}
-
 // The micro-kernel alone, on packed panels that stay in L1: its cycles per FMA
 // relative to the FMA loop tell how well it keeps the pipes busy.
 double microkernel_flops(const KernelTable& kt, std::size_t kc) {
@@ -173,6 +106,7 @@ struct Case {
   bool ta, tb;
   std::size_t batch;  // of the training step; 0 for the squares
   Fused fused;
+  bool in_step = true;  // false: the first layer's input gradient, which training does not compute
 };
 
 double time_case(const Case& cs) {
@@ -217,17 +151,10 @@ int main(int argc, char** argv) {
   const KernelTable& kt = kernels();
   const int threads = max_threads();
   g_cpu_clock = threads == 1;
-  const double peak1 = measured_peak_one_core(kt.isa);
+  const double peak1 = isa_emulated(kt.isa) ? 0.0 : measure_fma_peak(kt.isa);
   const double peak = peak1 * threads;
   {
-    std::string model = "unknown CPU";
-    std::ifstream cpuinfo("/proc/cpuinfo");
-    for (std::string line; std::getline(cpuinfo, line);) {
-      if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-        model = line.substr(line.find(':') + 2);
-        break;
-      }
-    }
+    const std::string model = cpu_model_name();
     const CachesInUse& caches = cpu_caches();
     const GemmBlocking& bl = kt.sgemm_blocking;
     std::printf("cpu %s; caches (a core's share, %s): L1d %zu KiB, L2 %zu KiB, L3 %zu KiB\n",
@@ -262,7 +189,7 @@ int main(int argc, char** argv) {
       const Fused igrad = plain || l == 0 ? Fused::none : Fused::relu_derivative;
       cases.push_back({tag + " X.W", batch, out, in, false, false, batch, fwd});
       cases.push_back({tag + " Xt.dY", in, out, batch, true, false, batch, wgrad});
-      cases.push_back({tag + " dY.Wt", batch, in, out, false, true, batch, igrad});
+      cases.push_back({tag + " dY.Wt", batch, in, out, false, true, batch, igrad, l > 0});
     }
   }
   double step_time = 0.0;
@@ -276,10 +203,10 @@ int main(int argc, char** argv) {
     if (peak > 0) std::printf(" %6.0f%%", 100.0 * flops / s / peak);
     std::printf("\n");
     if (cs.batch != 0) {
-      step_time += s;
+      if (cs.in_step) step_time += s;
       if (i + 1 == cases.size() || cases[i + 1].batch != cs.batch) {
-        std::printf("  nine products of one training step at batch %zu: %.0f us\n", cs.batch,
-                    step_time * 1e6);
+        std::printf("  the eight products of a training step at batch %zu: %.0f us, %.0f samples/s\n", cs.batch,
+                    step_time * 1e6, static_cast<double>(cs.batch) / step_time);
         step_time = 0.0;
       }
     }

@@ -19,6 +19,7 @@
 #include "mlpcore/dispatch.h"
 #include "mlpcore/float_env.h"
 #include "mlpcore/gemm_blocking.h"
+#include "mlpcore/machine_peak.h"
 #include "mlpcore/threads.h"
 
 #include "mlpcore/backend.h"
@@ -95,6 +96,7 @@ PYBIND11_MODULE(_core, m) {
     py::dict d;
     d["version"] = MLPCORE_VERSION;
     d["isa"] = isa_name(kernels().isa);
+    d["cpu"] = cpu_model_name();
     py::list isas;
     py::list emulated;
     for (Isa isa : supported_isas()) {
@@ -127,7 +129,7 @@ PYBIND11_MODULE(_core, m) {
     blocking["source"] = blocking_source();
     d["blocking"] = blocking;
     return d;
-  }, "Build and run-time configuration: version, ISA in use, supported ISAs (and which of them are "
+  }, "Build and run-time configuration: version, ISA in use, the CPU's model name, supported ISAs (and which of them are "
      "emulated in software), threads, OpenMP, whether this is a forked child running serially, subnormal "
      "flushing, CUDA, the caches (a core's share of L1d, L2, L3 in bytes, None where unknown or "
      "implausible) and the GEMM blocking derived from them (mr, nr, mc, kc, nc; MLPCORE_BLOCKING "
@@ -154,6 +156,13 @@ PYBIND11_MODULE(_core, m) {
      py::arg("l3_cores") = 1,
      "For tests: the caches in use and the blocking derived for an ISA's table from the given cache "
      "sizes in bytes (0: unknown) and the cores sharing L2 and L3.");
+  m.def("measure_fma_peak", []() {
+    const Isa isa = kernels().isa;
+    py::gil_scoped_release release;
+    return isa_emulated(isa) ? 0.0 : measure_fma_peak(isa);
+  }, "FLOP/s of one core at the peak FMA throughput of the ISA in use, measured (about 0.3 s; the "
+     "fastest of many short register-only runs). 0.0 where unknown (the portable kernels, an emulated "
+     "ISA). For benchmarks, to give figures as a fraction of the machine's peak.");
   m.def("set_flush_denormal", [](const py::handle& enabled) { set_flush_denormal(bool_arg("enabled", enabled)); },
         py::arg("enabled"), "Whether native compute flushes subnormal floats to zero (process-wide, default True).");
   m.def("_float_control", []() { return float_control(); },

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Optimizer', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_csr', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'full_batch_gradients', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
+__all__: list[str] = ['Backend', 'DeviceError', 'ModelBusyError', 'NativeError', 'Network', 'Optimizer', 'Sgd', 'StepThreads', 'Trainer', 'activation_backward', 'activation_forward', 'adagrad_step', 'adam_step', 'all_finite', 'backend_devices', 'check_adagrad', 'check_adam', 'check_csr', 'check_rmsprop', 'check_sgd', 'config', 'evaluate', 'full_batch_gradients', 'gemm_fused', 'get_num_threads', 'loss', 'loss_gradients', 'matmul', 'measure_fma_peak', 'rmsprop_step', 'set_flush_denormal', 'set_isa', 'set_num_threads', 'softmax']
 class ModelBusyError(RuntimeError):
     pass
 class NativeError(RuntimeError):
@@ -211,7 +211,7 @@ def check_sgd(lr: typing.Any, momentum: typing.Any, dampening: typing.Any, weigh
     """
 def config() -> dict:
     """
-    Build and run-time configuration: version, ISA in use, supported ISAs (and which of them are emulated in software), threads, OpenMP, whether this is a forked child running serially, subnormal flushing, CUDA, the caches (a core's share of L1d, L2, L3 in bytes, None where unknown or implausible) and the GEMM blocking derived from them (mr, nr, mc, kc, nc; MLPCORE_BLOCKING overrides kc, mc, nc).
+    Build and run-time configuration: version, ISA in use, the CPU's model name, supported ISAs (and which of them are emulated in software), threads, OpenMP, whether this is a forked child running serially, subnormal flushing, CUDA, the caches (a core's share of L1d, L2, L3 in bytes, None where unknown or implausible) and the GEMM blocking derived from them (mr, nr, mc, kc, nc; MLPCORE_BLOCKING overrides kc, mc, nc).
     """
 def evaluate(network: Network, loss: typing.Any, X: typing.Any, y: typing.Any, sample_weight: typing.Any = None) -> dict:
     ...
@@ -231,6 +231,10 @@ def loss_gradients(network: Network, loss: typing.Any, X: typing.Any, y: typing.
     """
 def matmul(a: typing.Any, b: typing.Any, trans_a: typing.Any = False, trans_b: typing.Any = False, alpha: typing.Any = 1.0, beta: typing.Any = 0.0, c: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
     ...
+def measure_fma_peak() -> float:
+    """
+    FLOP/s of one core at the peak FMA throughput of the ISA in use, measured (about 0.3 s; the fastest of many short register-only runs). 0.0 where unknown (the portable kernels, an emulated ISA). For benchmarks, to give figures as a fraction of the machine's peak.
+    """
 def rmsprop_step(param: typing.Any, grad: typing.Any, square_avg: typing.Any, grad_avg: typing.Any, momentum_buffer: typing.Any, *, lr: typing.Any, alpha: typing.Any, eps: typing.Any, weight_decay: typing.Any, momentum: typing.Any, centered: typing.Any) -> None:
     """
     One torch.optim.RMSprop update, in place on float32 arrays.
