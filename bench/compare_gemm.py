@@ -6,8 +6,9 @@ backward X^T.dY and dY.W^T), each on 1 and 2 threads (numpy's threads through
 threadpoolctl, PyTorch's through torch.set_num_threads). Calls alternate
 between the libraries and the median of each is kept, so a busy host slows
 them alike. PyTorch is timed when it is installed (--no-torch leaves it out).
-With --peak GFLOPS (one core's FMA peak, as build/dev/mlpcore_bench measures
-it) each row also gives mlpcore's fraction of that peak times the threads.
+Each row also gives mlpcore's fraction of one core's FMA peak times the
+threads: the peak as mlpcore measures it (``mlpcore._core.measure_fma_peak()``,
+the loop build/dev/mlpcore_bench runs), or --peak GFLOPS.
 
 If OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set, numpy is also timed in a
 subprocess with both unset (OpenBLAS then picks its best kernel) and ratios are
@@ -133,18 +134,6 @@ def run_all(cases, threads, torch):
     return out
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or "unknown CPU"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--max-n", type=int, default=4096, help="largest square (default 4096)")
@@ -155,7 +144,7 @@ def main():
                          "shared host this leaves out the time other processes hold the core")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     ap.add_argument("--peak", type=float, default=0.0,
-                    help="one core's FMA peak in GFLOP/s (mlpcore_bench prints it): adds a %% of peak column")
+                    help="one core's FMA peak in GFLOP/s (default: measured, as mlpcore_bench does)")
     ap.add_argument("--numpy-only-json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
@@ -204,7 +193,10 @@ def main():
           f"blas={blas}; " + ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in OPENBLAS_VARS))
     print(f"torch {torch.__version__ if torch is not None else '(not timed)'}"
           + (f" ({torch.__config__.parallel_info().splitlines()[0]})" if torch is not None else ""))
-    print(f"cpu {cpu_model()}; caches {cfg['caches']}; blocking {cfg['blocking']}")
+    if not args.peak and hasattr(mc._core, "measure_fma_peak"):
+        args.peak = mc._core.measure_fma_peak() / 1e9
+    print(f"cpu {cfg.get('cpu', 'unknown')}; caches {cfg['caches']}; blocking {cfg['blocking']}"
+          + (f"; FMA peak {args.peak:.1f} GFLOP/s a core" if args.peak else ""))
     results = run_all(all_cases, threads, torch)
 
     hdr = f"{'product':28s} {'m':>5s} {'n':>5s} {'k':>5s} {'thr':>3s} {'mlpcore GF/s':>12s} {'numpy GF/s':>10s}"
