@@ -8,32 +8,19 @@ reset after the imports (/proc/self/clear_refs), so native allocations count
 and the interpreter's own start-up does not."""
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
 
 import mlpcore as mc
+from peak_memory import run_measured
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 
 MiB = 1 << 20
 
 CHILD = r"""
-import json, sys
-sys.path[:0] = [p for p in sys.argv[2:] if p]
-import numpy as np
-import mlpcore as mc
-
-def status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(field + " not in /proc/self/status")
-
-cfg = json.loads(sys.argv[1])
+cfg = json.loads(sys.argv[2])
 rng = np.random.default_rng(0)
 # Warm the allocator and the kernels on a tiny model, so first-use costs
 # (thread pools, lazily mapped code) are not charged to the big one.
@@ -43,8 +30,7 @@ tiny.fit(rng.standard_normal((64, 4)).astype(np.float32), rng.integers(0, 2, 64)
          batch_size=cfg["batch"], verbose=0)
 del tiny
 
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # peak resident set := current resident set
+reset_peak()
 base = status("VmRSS")
 widths = cfg["widths"]
 X = rng.standard_normal((cfg["rows"], widths[0]), dtype=np.float32)
@@ -61,8 +47,7 @@ if cfg.get("recompile"):
     model.layers[-1].activation = "sigmoid"
     model.compile(loss="binary_cross_entropy")
     del X, y
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
+    reset_peak()
     base = status("VmRSS")
     before = model.get_weights()
     model.compile(loss="mse")
@@ -74,15 +59,8 @@ print(json.dumps({"built": built, "peak": status("VmHWM") - base}))
 
 
 def peak_of(widths, rows, batch, epochs, fit, recompile=False):
-    pkg = os.path.dirname(os.path.dirname(mc.__file__))
     cfg = dict(widths=widths, rows=rows, batch=batch, epochs=epochs, fit=fit, recompile=recompile)
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg), pkg], capture_output=True, text=True,
-                         env=env, timeout=300)
-    if out.returncode != 0 and "clear_refs" in out.stderr:
-        pytest.skip("the kernel does not let a process reset its peak resident set")
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.splitlines()[-1])
+    return run_measured(CHILD, json.dumps(cfg))
 
 
 def test_fit_peak_memory_is_data_plus_four_parameter_copies_plus_workspace():

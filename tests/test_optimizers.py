@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mlpcore as mc
+from torch_twin import torch_epoch, torch_twin
 
 # (mlpcore optimizer, its torch.optim twin's name and keywords), every option
 # combination that changes the arithmetic.
@@ -47,18 +48,6 @@ def model_with(optimizer, seed=3):
     return model
 
 
-def torch_twin(torch, model):
-    """The same MLP in torch, starting from the model's weights: (net, its Linear layers)."""
-    net = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.ReLU(), torch.nn.Linear(48, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 10))
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for lin, (W, b) in zip(linears, model.get_weights()):
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
-    return net, linears
-
-
 def state_of(model):
     weights = [a for pair in model.get_weights() for a in pair]
     buffers, steps = model._opt.get_state(model._net)
@@ -83,15 +72,7 @@ def test_fifty_steps_match_torch_optim(rng, name):
     model = model_with(ours_factory())
     net, linears = torch_twin(torch, model)
     opt = getattr(torch.optim, torch_name)(net.parameters(), foreach=False, **torch_kwargs)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    losses = []
-    for s in range(0, len(X), BATCH):
-        opt.zero_grad()
-        loss = loss_fn(net(Xt[s:s + BATCH]), yt[s:s + BATCH])
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = torch_epoch(torch, net, opt, X, y, BATCH)
     history = model.fit(X, y, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
     assert model._opt.steps == STEPS
     assert history.history["loss"][0] == pytest.approx(np.mean(losses), rel=1e-4)
@@ -242,14 +223,10 @@ def test_learning_rate_changed_between_epochs_matches_torch(rng):
     schedule = mc.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.1 if epoch == 1 else lr)
     net, linears = torch_twin(torch, model)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2, foreach=False)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     for epoch in range(2):
         if epoch == 1:
             opt.param_groups[0]["lr"] = 1e-3
-        for s in range(0, len(X), BATCH):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(Xt[s:s + BATCH]), yt[s:s + BATCH]).backward()
-            opt.step()
+        torch_epoch(torch, net, opt, X, y, BATCH)
     model.fit(X, y, epochs=2, batch_size=BATCH, shuffle=False, verbose=0, callbacks=[schedule])
     assert model.optimizer.lr == pytest.approx(1e-3)
     for lin, (W, b) in zip(linears, model.get_weights()):

@@ -12,7 +12,7 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn.datasets import load_diabetes, load_digits, make_classification, make_multilabel_classification  # noqa: E402
+from sklearn.datasets import load_diabetes, make_classification, make_multilabel_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier  # noqa: E402
@@ -35,19 +35,6 @@ SOLVERS = ["sgd", "lbfgs"] + (["adam"] if hasattr(mc, "Adam") else [])
                          expected_failed_checks=expected_failed_checks, xfail_strict=False)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0)[:600], y[:600]
-
-
-@pytest.fixture(scope="module")
-def diabetes():
-    X, y = load_diabetes(return_X_y=True)
-    X = (X - X.mean(0)) / X.std(0)
-    return X[:400], (y[:400] - y.mean()) / y.std()
 
 
 def _both(ours_cls, theirs_cls, X, y, **params):

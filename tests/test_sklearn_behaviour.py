@@ -13,7 +13,7 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn.datasets import load_diabetes, load_digits, make_classification  # noqa: E402
+from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier  # noqa: E402
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor  # noqa: E402
@@ -22,19 +22,6 @@ import mlpcore as mc  # noqa: E402
 from mlpcore.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 needs_adam = pytest.mark.skipif(not hasattr(mc, "Adam"), reason="mlpcore.Adam is not in this version")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0)[:600], y[:600]
-
-
-@pytest.fixture(scope="module")
-def diabetes():
-    X, y = load_diabetes(return_X_y=True)
-    X = (X - X.mean(0)) / X.std(0)
-    return X[:400], (y[:400] - y.mean()) / y.std()
 
 
 def quiet_fit(est, *args, **kwargs):

@@ -5,7 +5,6 @@ same matrix given dense, on every ISA and thread count, and the whole matrix is
 never made dense. Formats other than CSR are converted once; bad matrices
 raise naming X."""
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 import mlpcore as mc
 from mlpcore import _core
+from peak_memory import run_measured
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -267,16 +267,7 @@ def test_a_large_sparse_matrix_is_never_made_dense():
     if not sys.platform.startswith("linux"):
         pytest.skip("reads /proc/self/status")
     child = r"""
-import json, sys
-sys.path[:0] = [p for p in sys.argv[1:] if p]
-import numpy as np, scipy.sparse as sp
-import mlpcore as mc
-
-def status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
+import scipy.sparse as sp
 
 rows, cols = 25_000, 4_000
 r = np.repeat(np.arange(rows), 4)
@@ -285,19 +276,14 @@ X = sp.csr_matrix((np.ones(4 * rows, np.float32), (r, c)), shape=(rows, cols))
 y = (np.arange(rows) % 3).astype(np.int32)
 model = mc.Sequential([mc.Dense(4, activation="relu", input_dim=cols), mc.Dense(3)], seed=0)
 model.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.01))
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
+reset_peak()
 base = status("VmRSS")
 model.fit(X, y, epochs=1, batch_size=256, verbose=0)
 p = model.predict(X)
 e = model.evaluate(X, y)
 print(json.dumps({"growth": status("VmHWM") - base, "finite": bool(np.isfinite(p).all()) and e["loss"] == e["loss"]}))
 """
-    python_dir = os.path.dirname(os.path.dirname(mc.__file__))
-    out = subprocess.run([sys.executable, "-c", child, python_dir], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_NUM_THREADS": "2"})
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_measured(child)
     assert result["finite"]
     # Dense would be 400 MB; a predict / evaluate chunk of rows is 16 / 64 MB, the outputs 0.3 MB.
     assert result["growth"] < 120 * (1 << 20), result

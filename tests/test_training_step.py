@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import mlpcore as mc
+from torch_twin import torch_epoch, torch_twin
 
 
 def make_model(units, input_dim, lr=0.01, momentum=0.9, seed=0, nesterov=False, weight_decay=0.0):
@@ -30,23 +31,9 @@ def test_fifty_steps_match_pytorch(rng, threads, nesterov, weight_decay):
     X = rng.random((batch * steps, dims[0]), dtype=np.float32)
     y = rng.integers(0, dims[-1], len(X))
     model = make_model(dims[1:], dims[0], nesterov=nesterov, weight_decay=weight_decay, seed=3)
-    net = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.ReLU(), torch.nn.Linear(48, 32),
-                              torch.nn.ReLU(), torch.nn.Linear(32, 10))
-    with torch.no_grad():
-        linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-        for lin, (W, b) in zip(linears, model.get_weights()):
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
+    net, linears = torch_twin(torch, model)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=nesterov, weight_decay=weight_decay)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    torch_losses = []
-    for s in range(0, len(X), batch):
-        opt.zero_grad()
-        loss = loss_fn(net(Xt[s:s + batch]), yt[s:s + batch])
-        loss.backward()
-        opt.step()
-        torch_losses.append(float(loss.detach()))
+    torch_losses = torch_epoch(torch, net, opt, X, y, batch)
 
     old = mc.get_num_threads()
     mc.set_num_threads(threads)
@@ -56,7 +43,7 @@ def test_fifty_steps_match_pytorch(rng, threads, nesterov, weight_decay):
     finally:
         mc.set_num_threads(old)
     with torch.no_grad():
-        theirs = float(loss_fn(net(Xt), yt))
+        theirs = float(torch.nn.functional.cross_entropy(net(torch.from_numpy(X)), torch.from_numpy(y)))
     assert ours == pytest.approx(theirs, rel=1e-4)
     assert history.history["loss"][0] == pytest.approx(np.mean(torch_losses), rel=1e-4)
     for lin, (W, b) in zip(linears, model.get_weights()):

@@ -6,9 +6,11 @@
 
 #include <pybind11/numpy.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "args.h"
@@ -18,16 +20,75 @@
 
 namespace mlpcore::bindings {
 
-SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
-                          const py::handle& weight_decay, const py::handle& nesterov) {
-  SgdConfig c{float_arg("lr", lr), float_arg("momentum", momentum), float_arg("dampening", dampening),
-              float_arg("weight_decay", weight_decay), bool_arg("nesterov", nesterov)};
+namespace {
+
+// One setting of a kind's config: its Python name and the member it fills. A
+// kind's table below is the one list of its settings, in argument order; the
+// member's type says how the value is read.
+template <class Config>
+struct Setting {
+  const char* name;
+  std::variant<float Config::*, double Config::*, bool Config::*> member;
+};
+
+void read_setting(float& out, const char* name, const py::handle& obj) { out = float_arg(name, obj); }
+void read_setting(double& out, const char* name, const py::handle& obj) { out = real_arg(name, obj); }
+void read_setting(bool& out, const char* name, const py::handle& obj) { out = bool_arg(name, obj); }
+
+// The config of objs (one per setting, in the table's order), each read in turn, then validated.
+template <class Config, std::size_t N>
+Config read_config(const Setting<Config> (&settings)[N], const std::array<py::handle, N>& objs) {
+  Config c;
+  for (std::size_t i = 0; i < N; ++i) {
+    std::visit([&](auto member) { read_setting(c.*member, settings[i].name, objs[i]); }, settings[i].member);
+  }
   validate(c);
   return c;
 }
 
+const Setting<SgdConfig> kSgdSettings[] = {
+    {"lr", &SgdConfig::lr},
+    {"momentum", &SgdConfig::momentum},
+    {"dampening", &SgdConfig::dampening},
+    {"weight_decay", &SgdConfig::weight_decay},
+    {"nesterov", &SgdConfig::nesterov},
+};
+// betas comes as a pair: its two values are read as betas[0] and betas[1].
+const Setting<AdamConfig> kAdamSettings[] = {
+    {"lr", &AdamConfig::lr},
+    {"betas[0]", &AdamConfig::beta1},
+    {"betas[1]", &AdamConfig::beta2},
+    {"eps", &AdamConfig::eps},
+    {"weight_decay", &AdamConfig::weight_decay},
+    {"amsgrad", &AdamConfig::amsgrad},
+    {"decoupled", &AdamConfig::decoupled},
+};
+const Setting<RmspropConfig> kRmspropSettings[] = {
+    {"lr", &RmspropConfig::lr},
+    {"alpha", &RmspropConfig::alpha},
+    {"eps", &RmspropConfig::eps},
+    {"weight_decay", &RmspropConfig::weight_decay},
+    {"momentum", &RmspropConfig::momentum},
+    {"centered", &RmspropConfig::centered},
+};
+const Setting<AdagradConfig> kAdagradSettings[] = {
+    {"lr", &AdagradConfig::lr},
+    {"lr_decay", &AdagradConfig::lr_decay},
+    {"weight_decay", &AdagradConfig::weight_decay},
+    {"initial_accumulator_value", &AdagradConfig::initial_accumulator_value},
+    {"eps", &AdagradConfig::eps},
+};
+
+}  // namespace
+
+SgdConfig make_sgd_config(const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
+                          const py::handle& weight_decay, const py::handle& nesterov) {
+  return read_config(kSgdSettings, {lr, momentum, dampening, weight_decay, nesterov});
+}
+
 AdamConfig make_adam_config(const py::handle& lr, const py::handle& betas, const py::handle& eps,
                             const py::handle& weight_decay, const py::handle& amsgrad, const py::handle& decoupled) {
+  // The pair's shape is checked before any setting is read.
   if (!py::isinstance<py::tuple>(betas) && !py::isinstance<py::list>(betas)) {
     throw py::type_error("betas: expected a pair of numbers (beta1, beta2), got " + type_name(betas) + " " +
                          repr_short(betas));
@@ -37,42 +98,18 @@ AdamConfig make_adam_config(const py::handle& lr, const py::handle& betas, const
     throw py::value_error("betas: expected a pair of numbers (beta1, beta2), got " + std::to_string(b.size()) +
                           " values");
   }
-  AdamConfig c;
-  c.lr = real_arg("lr", lr);
-  c.beta1 = real_arg("betas[0]", b[0]);
-  c.beta2 = real_arg("betas[1]", b[1]);
-  c.eps = real_arg("eps", eps);
-  c.weight_decay = real_arg("weight_decay", weight_decay);
-  c.amsgrad = bool_arg("amsgrad", amsgrad);
-  c.decoupled = bool_arg("decoupled", decoupled);
-  validate(c);
-  return c;
+  return read_config(kAdamSettings, {lr, b[0], b[1], eps, weight_decay, amsgrad, decoupled});
 }
 
 RmspropConfig make_rmsprop_config(const py::handle& lr, const py::handle& alpha, const py::handle& eps,
                                   const py::handle& weight_decay, const py::handle& momentum,
                                   const py::handle& centered) {
-  RmspropConfig c;
-  c.lr = real_arg("lr", lr);
-  c.alpha = real_arg("alpha", alpha);
-  c.eps = real_arg("eps", eps);
-  c.weight_decay = real_arg("weight_decay", weight_decay);
-  c.momentum = real_arg("momentum", momentum);
-  c.centered = bool_arg("centered", centered);
-  validate(c);
-  return c;
+  return read_config(kRmspropSettings, {lr, alpha, eps, weight_decay, momentum, centered});
 }
 
 AdagradConfig make_adagrad_config(const py::handle& lr, const py::handle& lr_decay, const py::handle& weight_decay,
                                   const py::handle& initial_accumulator_value, const py::handle& eps) {
-  AdagradConfig c;
-  c.lr = real_arg("lr", lr);
-  c.lr_decay = real_arg("lr_decay", lr_decay);
-  c.weight_decay = real_arg("weight_decay", weight_decay);
-  c.initial_accumulator_value = real_arg("initial_accumulator_value", initial_accumulator_value);
-  c.eps = real_arg("eps", eps);
-  validate(c);
-  return c;
+  return read_config(kAdagradSettings, {lr, lr_decay, weight_decay, initial_accumulator_value, eps});
 }
 
 namespace {
@@ -161,10 +198,34 @@ class UpdateArrays {
   }
 };
 
-// An optional state buffer against its option: given exactly when the option is on.
-void require_state(const char* name, bool given, bool on, const char* option) {
-  if (on && !given) throw py::value_error(std::string(name) + ": required when " + option);
-  if (!on && given) throw py::value_error(std::string(name) + ": expected None unless " + option);
+// A state buffer of an update: required (no option), or optional: given exactly
+// when its option is on, None otherwise.
+struct StateArg {
+  const char* name;
+  py::handle obj;
+  const char* option = nullptr;  // how the message says the option is on, e.g. "amsgrad is True"
+  bool on = true;
+};
+
+// Checks the arrays of an update (the optional buffers against their options,
+// then param, grad and the buffers in order) and runs
+// update(n, param, grad, buffers) as native work; an absent buffer is null.
+template <std::size_t N, class Update>
+void run_update(const py::handle& param, const py::handle& grad, const StateArg (&states)[N], const Update& update) {
+  for (const StateArg& s : states) {
+    if (s.option == nullptr) continue;
+    const bool given = !s.obj.is_none();
+    if (s.on && !given) throw py::value_error(std::string(s.name) + ": required when " + s.option);
+    if (!s.on && given) throw py::value_error(std::string(s.name) + ": expected None unless " + s.option);
+  }
+  UpdateArrays a(param, grad);
+  std::array<float*, N> buffers{};
+  for (std::size_t i = 0; i < N; ++i) {
+    const StateArg& s = states[i];
+    buffers[i] = s.option == nullptr ? a.state(s.name, s.obj) : a.optional_state(s.name, s.obj);
+  }
+  NativeSection native;
+  update(a.size(), a.param(), a.grad(), buffers);
 }
 
 void adam_step_py(const py::handle& param, const py::handle& grad, const py::handle& exp_avg,
@@ -173,13 +234,12 @@ void adam_step_py(const py::handle& param, const py::handle& grad, const py::han
                   const py::handle& amsgrad, const py::handle& decoupled, const py::handle& step) {
   const AdamConfig c = make_adam_config(lr, betas, eps, weight_decay, amsgrad, decoupled);
   const AdamStep s = adam_step_scalars(c, step_arg(step));
-  require_state("max_exp_avg_sq", !max_exp_avg_sq.is_none(), c.amsgrad, "amsgrad is True");
-  UpdateArrays a(param, grad);
-  float* m = a.state("exp_avg", exp_avg);
-  float* v = a.state("exp_avg_sq", exp_avg_sq);
-  float* vmax = a.optional_state("max_exp_avg_sq", max_exp_avg_sq);
-  NativeSection native;
-  adam_step(a.size(), a.param(), a.grad(), m, v, vmax, s);
+  run_update(param, grad,
+             {{"exp_avg", exp_avg}, {"exp_avg_sq", exp_avg_sq},
+              {"max_exp_avg_sq", max_exp_avg_sq, "amsgrad is True", c.amsgrad}},
+             [&](std::size_t n, float* p, const float* g, const std::array<float*, 3>& b) {
+               adam_step(n, p, g, b[0], b[1], b[2], s);
+             });
 }
 
 void rmsprop_step_py(const py::handle& param, const py::handle& grad, const py::handle& square_avg,
@@ -188,14 +248,12 @@ void rmsprop_step_py(const py::handle& param, const py::handle& grad, const py::
                      const py::handle& momentum, const py::handle& centered) {
   const RmspropConfig c = make_rmsprop_config(lr, alpha, eps, weight_decay, momentum, centered);
   const RmspropStep s = rmsprop_step_scalars(c);
-  require_state("grad_avg", !grad_avg.is_none(), c.centered, "centered is True");
-  require_state("momentum_buffer", !momentum_buffer.is_none(), c.momentum > 0.0, "momentum > 0");
-  UpdateArrays a(param, grad);
-  float* sq = a.state("square_avg", square_avg);
-  float* ga = a.optional_state("grad_avg", grad_avg);
-  float* buf = a.optional_state("momentum_buffer", momentum_buffer);
-  NativeSection native;
-  rmsprop_step(a.size(), a.param(), a.grad(), sq, ga, buf, s);
+  run_update(param, grad,
+             {{"square_avg", square_avg}, {"grad_avg", grad_avg, "centered is True", c.centered},
+              {"momentum_buffer", momentum_buffer, "momentum > 0", c.momentum > 0.0}},
+             [&](std::size_t n, float* p, const float* g, const std::array<float*, 3>& b) {
+               rmsprop_step(n, p, g, b[0], b[1], b[2], s);
+             });
 }
 
 void adagrad_step_py(const py::handle& param, const py::handle& grad, const py::handle& state_sum,
@@ -204,37 +262,35 @@ void adagrad_step_py(const py::handle& param, const py::handle& grad, const py::
   // The initial accumulator value only fills state_sum before the first step: 0 here passes its check.
   const AdagradConfig c = make_adagrad_config(lr, lr_decay, weight_decay, py::float_(0.0), eps);
   const AdagradStep s = adagrad_step_scalars(c, step_arg(step));
-  UpdateArrays a(param, grad);
-  float* sum = a.state("state_sum", state_sum);
-  NativeSection native;
-  adagrad_step(a.size(), a.param(), a.grad(), sum, s);
+  run_update(param, grad, {{"state_sum", state_sum}},
+             [&](std::size_t n, float* p, const float* g, const std::array<float*, 1>& b) {
+               adagrad_step(n, p, g, b[0], s);
+             });
 }
+
+// check_<kind>: the checks of make_<kind>_config, the config discarded.
+template <auto Make>
+struct Check;
+template <class Config, class... Args, Config (*Make)(Args...)>
+struct Check<Make> {
+  static void call(Args... args) { Make(args...); }
+};
 
 }  // namespace
 
 void bind_optimizers(py::module_& m) {
-  m.def("check_sgd", [](const py::handle& lr, const py::handle& momentum, const py::handle& dampening,
-                        const py::handle& weight_decay, const py::handle& nesterov) {
-    make_sgd_config(lr, momentum, dampening, weight_decay, nesterov);
-  }, py::arg("lr"), py::arg("momentum"), py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"),
+  m.def("check_sgd", &Check<&make_sgd_config>::call, py::arg("lr"), py::arg("momentum"), py::arg("dampening"),
+        py::arg("weight_decay"), py::arg("nesterov"),
         "Raises what Sgd(...) would for these settings: types and ranges are checked in one place.");
-
-  m.def("check_adam", [](const py::handle& lr, const py::handle& betas, const py::handle& eps,
-                         const py::handle& weight_decay, const py::handle& amsgrad, const py::handle& decoupled) {
-    make_adam_config(lr, betas, eps, weight_decay, amsgrad, decoupled);
-  }, py::arg("lr"), py::arg("betas"), py::arg("eps"), py::arg("weight_decay"), py::arg("amsgrad"),
-        py::arg("decoupled"),
+  m.def("check_adam", &Check<&make_adam_config>::call, py::arg("lr"), py::arg("betas"), py::arg("eps"),
+        py::arg("weight_decay"), py::arg("amsgrad"), py::arg("decoupled"),
         "Raises what an Adam or AdamW update would for these settings: types and ranges are checked in one place.");
-  m.def("check_rmsprop", [](const py::handle& lr, const py::handle& alpha, const py::handle& eps,
-                            const py::handle& weight_decay, const py::handle& momentum, const py::handle& centered) {
-    make_rmsprop_config(lr, alpha, eps, weight_decay, momentum, centered);
-  }, py::arg("lr"), py::arg("alpha"), py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"),
-        py::arg("centered"), "Raises what an RMSprop update would for these settings.");
-  m.def("check_adagrad", [](const py::handle& lr, const py::handle& lr_decay, const py::handle& weight_decay,
-                            const py::handle& initial_accumulator_value, const py::handle& eps) {
-    make_adagrad_config(lr, lr_decay, weight_decay, initial_accumulator_value, eps);
-  }, py::arg("lr"), py::arg("lr_decay"), py::arg("weight_decay"), py::arg("initial_accumulator_value"),
-        py::arg("eps"), "Raises what an Adagrad optimizer would for these settings.");
+  m.def("check_rmsprop", &Check<&make_rmsprop_config>::call, py::arg("lr"), py::arg("alpha"), py::arg("eps"),
+        py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"),
+        "Raises what an RMSprop update would for these settings.");
+  m.def("check_adagrad", &Check<&make_adagrad_config>::call, py::arg("lr"), py::arg("lr_decay"),
+        py::arg("weight_decay"), py::arg("initial_accumulator_value"), py::arg("eps"),
+        "Raises what an Adagrad optimizer would for these settings.");
 
   m.def("adam_step", &adam_step_py, py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"),
         py::arg("max_exp_avg_sq"), py::kw_only(), py::arg("lr"), py::arg("betas"), py::arg("eps"),

@@ -89,6 +89,7 @@ fresh momentum.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 
@@ -370,34 +371,14 @@ class _BaseMLP(BaseEstimator):
     """Shared by MLPClassifier and MLPRegressor: parameters, native model,
     training loops, pickling."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+    # scikit-learn reads the parameters back by the names in the subclass's
+    # __init__ signature (get_params, clone), so each subclass lists them
+    # explicitly and stores them here, unchanged.
+    def _store_params(self, values):
+        """Sets every parameter of type(self).__init__ from values (that __init__'s locals())."""
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name != "self":
+                setattr(self, name, values[name])
 
     # ---------------------------------------------------------------- native model
     def _build_model(self, layer_units, seed):
@@ -772,15 +753,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  class_weight=None):
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
-                         batch_size=batch_size, learning_rate=learning_rate,
-                         learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-                         shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-                         warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-                         early_stopping=early_stopping, validation_fraction=validation_fraction,
-                         beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-                         max_fun=max_fun)
-        self.class_weight = class_weight
+        self._store_params(locals())
 
     # Targets are kept encoded: int class indices (single-label) or float 0/1 columns.
     def _validate_training_data(self, X, y, sample_weight, first_pass, incremental, classes):
@@ -931,15 +904,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
                  max_fun=15000):
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
-                         batch_size=batch_size, learning_rate=learning_rate,
-                         learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-                         shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-                         warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-                         early_stopping=early_stopping, validation_fraction=validation_fraction,
-                         beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-                         max_fun=max_fun)
-        self.loss = loss
+        self._store_params(locals())
 
     def _validate_training_data(self, X, y, sample_weight, first_pass, incremental, classes):
         if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:

@@ -29,17 +29,7 @@ __global__ void act_backward_kernel(Activation act, std::size_t n, const float* 
 __global__ void softmax_kernel(std::size_t rows, std::size_t cols, const float* x, float* y) {
   for (std::size_t r = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; r < rows;
        r += std::size_t{gridDim.x} * blockDim.x) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = xr[0];
-    for (std::size_t j = 1; j < cols; ++j) m = xr[j] > m ? xr[j] : m;
-    float sum = 0.0f;
-    for (std::size_t j = 0; j < cols; ++j) {
-      yr[j] = vexp(xr[j] - m);
-      sum += yr[j];
-    }
-    const float inv = 1.0f / sum;
-    for (std::size_t j = 0; j < cols; ++j) yr[j] *= inv;
+    softmax_row(cols, x + r * cols, y + r * cols);
   }
 }
 

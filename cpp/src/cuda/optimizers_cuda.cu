@@ -23,18 +23,38 @@ LerpRule lerp_rule(float w) {
   return {small, small ? w : w - 1.0f};
 }
 
+// The frame every update kernel shares: nothing when the step is skipped, else
+// element(i) over a grid-stride loop. element(i) computes the element's step
+// once; with `check` it writes nothing and returns whether the gradient or a
+// value the step would produce is not finite, else it writes them (and returns
+// false). A bad element sets the verdict.
+template <class Element>
+__device__ void update_elements(std::size_t n, const Verdict* skip, Verdict* check, Verdict code,
+                                const Element& element) {
+  if (skip && *skip) return;
+  bool bad = false;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    bad |= element(i);
+  }
+  if (bad) atomicCAS(reinterpret_cast<unsigned long long*>(check), 0ULL, static_cast<unsigned long long>(code));
+}
+
+// The gradient with L2 weight decay added (torch: grad.add(param, alpha=weight_decay)).
+template <bool kDecay>
+__device__ float decayed(float g, float weight_decay, float p) {
+  if constexpr (kDecay) return g + weight_decay * p;
+  return g;
+}
+
 template <bool kDecay, bool kAmsgrad>
 __global__ void adam_kernel(std::size_t n, float* __restrict__ p, const float* __restrict__ grad,
                             float* __restrict__ m, float* __restrict__ v, float* __restrict__ vmax, AdamStep s,
                             LerpRule lerp, const Verdict* skip, Verdict* check, Verdict code) {
-  if (skip && *skip) return;
   const float neg_step = -s.step_size;
-  bool bad = false;
-  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::size_t{gridDim.x} * blockDim.x) {
+  update_elements(n, skip, check, code, [&](std::size_t i) {
     const float pi = p[i] * s.param_scale;
-    float g = grad[i];
-    if constexpr (kDecay) g = g + s.weight_decay * pi;
+    const float g = decayed<kDecay>(grad[i], s.weight_decay, pi);
     const float mi = m[i];
     const float mn = (lerp.from_a ? mi : g) + lerp.coeff * (g - mi);
     float vi = v[i] * s.beta2 + (s.one_minus_beta2 * g) * g;
@@ -51,13 +71,10 @@ __global__ void adam_kernel(std::size_t n, float* __restrict__ p, const float* _
     }
     const float denom = sqrtf(vi) / s.bias_correction2_sqrt + s.eps;
     const float pn = pi + (neg_step * mn) / denom;
-    if (check) {
-      bad |= !isfinite(grad[i]) || !isfinite(mn) || !isfinite(vi) || !isfinite(pn);
-    } else {
-      p[i] = pn;
-    }
-  }
-  if (bad) atomicCAS(reinterpret_cast<unsigned long long*>(check), 0ULL, static_cast<unsigned long long>(code));
+    if (check) return !isfinite(grad[i]) || !isfinite(mn) || !isfinite(vi) || !isfinite(pn);
+    p[i] = pn;
+    return false;
+  });
 }
 
 template <bool kDecay, bool kCentered, bool kMomentum>
@@ -65,14 +82,10 @@ __global__ void rmsprop_kernel(std::size_t n, float* __restrict__ p, const float
                                float* __restrict__ sq, float* __restrict__ gavg, float* __restrict__ buf,
                                RmspropStep s, LerpRule lerp, const Verdict* skip, Verdict* check,
                                Verdict code) {
-  if (skip && *skip) return;
   const float neg_lr = -s.lr;
-  bool bad = false;
-  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::size_t{gridDim.x} * blockDim.x) {
+  update_elements(n, skip, check, code, [&](std::size_t i) {
     const float pi = p[i];
-    float g = grad[i];
-    if constexpr (kDecay) g = g + s.weight_decay * pi;
+    const float g = decayed<kDecay>(grad[i], s.weight_decay, pi);
     const float sa = sq[i] * s.alpha + (s.one_minus_alpha * g) * g;
     if (!check) sq[i] = sa;
     float avg;
@@ -93,37 +106,27 @@ __global__ void rmsprop_kernel(std::size_t n, float* __restrict__ p, const float
     } else {
       pn = pi + (neg_lr * g) / avg;
     }
-    if (check) {
-      bad |= !isfinite(grad[i]) || !isfinite(sa) || !isfinite(ga) || !isfinite(b) || !isfinite(pn);
-    } else {
-      p[i] = pn;
-    }
-  }
-  if (bad) atomicCAS(reinterpret_cast<unsigned long long*>(check), 0ULL, static_cast<unsigned long long>(code));
+    if (check) return !isfinite(grad[i]) || !isfinite(sa) || !isfinite(ga) || !isfinite(b) || !isfinite(pn);
+    p[i] = pn;
+    return false;
+  });
 }
 
 template <bool kDecay>
 __global__ void adagrad_kernel(std::size_t n, float* __restrict__ p, const float* __restrict__ grad,
                                float* __restrict__ sum, AdagradStep s, const Verdict* skip, Verdict* check,
                                Verdict code) {
-  if (skip && *skip) return;
   const float neg_clr = -s.clr;
-  bool bad = false;
-  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::size_t{gridDim.x} * blockDim.x) {
+  update_elements(n, skip, check, code, [&](std::size_t i) {
     const float pi = p[i];
-    float g = grad[i];
-    if constexpr (kDecay) g = g + s.weight_decay * pi;
+    const float g = decayed<kDecay>(grad[i], s.weight_decay, pi);
     const float ss = sum[i] + g * g;
     const float pn = pi + (neg_clr * g) / (sqrtf(ss) + s.eps);
-    if (check) {
-      bad |= !isfinite(grad[i]) || !isfinite(ss) || !isfinite(pn);
-    } else {
-      sum[i] = ss;
-      p[i] = pn;
-    }
-  }
-  if (bad) atomicCAS(reinterpret_cast<unsigned long long*>(check), 0ULL, static_cast<unsigned long long>(code));
+    if (check) return !isfinite(grad[i]) || !isfinite(ss) || !isfinite(pn);
+    sum[i] = ss;
+    p[i] = pn;
+    return false;
+  });
 }
 
 template <bool kDecay>

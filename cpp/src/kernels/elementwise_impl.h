@@ -25,66 +25,8 @@
 // The including file includes <cstddef>, <cstdint>, <cstring> and
 // mlpcore/kernel_table.h before opening its anonymous namespace.
 
-inline float bits_to_float(std::int32_t i) {
-  float f;
-  std::memcpy(&f, &i, sizeof f);
-  return f;
-}
-
-// exp(x): Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
-// minimax polynomial (Cephes expf) and 2^n built in the exponent bits.
-inline float vexp(float x) {
-  const float hi = 88.3762626647949f, lo = -87.3365447504019f;
-  // Clamped so that NaN becomes hi: converting NaN to an integer (below) is
-  // undefined behaviour. NaN is given back at the end.
-  float xc = x < hi ? x : hi;
-  xc = xc > lo ? xc : lo;
-  const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float n = (xc * 1.44269504088896341f + round_magic) - round_magic;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float y = p * (r * r) + r + 1.0f;
-  y = y * bits_to_float((static_cast<std::int32_t>(n) + 127) << 23);
-  y = x < lo ? 0.0f : y;
-  y = x > hi ? __builtin_inff() : y;
-  y = x == x ? y : x;
-  return y;
-}
-
-// 1 / (1 + exp(-x)), written so neither branch cancels: for x < 0 it is
-// e / (1 + e) with e = exp(x), which keeps full relative accuracy.
-inline float vsigmoid(float x) {
-  float ax = x < 0.0f ? -x : x;
-  float e = vexp(-ax);
-  float s = 1.0f / (1.0f + e);
-  return x < 0.0f ? e * s : s;
-}
-
-// tanh: odd polynomial near 0 (Cephes tanhf, |x| < 0.625), else
-// 1 - 2 / (exp(2|x|) + 1) with the sign restored.
-inline float vtanh(float x) {
-  float ax = x < 0.0f ? -x : x;
-  float z = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
-  float small = p * z * x + x;
-  float e = vexp(2.0f * (ax > 44.0f ? 44.0f : ax));
-  float big = 1.0f - 2.0f / (e + 1.0f);
-  big = x < 0.0f ? -big : big;
-  return ax < 0.625f ? small : big;
-}
-
-// Written as x < 0 ? 0 : x so that NaN passes through, as in numpy and PyTorch.
-inline float vrelu(float x) { return x < 0.0f ? 0.0f : x; }
+// bits_to_float, vexp, vsigmoid, vtanh, vrelu and softmax_row: shared with the CUDA kernels.
+#include "scalar_math.h"
 
 template <mlpcore::Activation A>
 inline float activate(float x) {
@@ -166,21 +108,8 @@ void bias_act_rows(mlpcore::Activation act, std::size_t rows, std::size_t cols, 
   }
 }
 
-// Row-wise softmax, stable for large logits: exp(x - max(x)) / sum.
 void softmax_rows(std::size_t rows, std::size_t cols, const float* x, float* y) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = xr[0];
-    for (std::size_t j = 1; j < cols; ++j) m = xr[j] > m ? xr[j] : m;
-    float sum = 0.0f;
-    for (std::size_t j = 0; j < cols; ++j) {
-      yr[j] = vexp(xr[j] - m);
-      sum += yr[j];
-    }
-    const float inv = 1.0f / sum;
-    for (std::size_t j = 0; j < cols; ++j) yr[j] *= inv;
-  }
+  for (std::size_t r = 0; r < rows; ++r) softmax_row(cols, x + r * cols, y + r * cols);
 }
 
 void column_sums(std::size_t rows, std::size_t cols, const float* x, float* acc) {
