@@ -73,6 +73,47 @@ def test_predict_and_evaluate_do_not_depend_on_threads():
     assert np.array_equal(p1, p2) and e1 == e2
 
 
+def numpy_forward(model, X):
+    """The model's softmax outputs in float64."""
+    h = X.astype(np.float64)
+    for (W, b), layer in zip(model.get_weights(), model.layers):
+        h = h @ W.astype(np.float64) + b
+        if layer.activation == "relu":
+            h = np.maximum(h, 0.0)
+        elif layer.activation == "tanh":
+            h = np.tanh(h)
+    h = np.exp(h - h.max(1, keepdims=True))
+    return h / h.sum(1, keepdims=True)
+
+
+def test_predict_split_by_rows_gives_each_row_the_same_bits(isa):
+    """Where predict splits its rows among threads (blocks of rows through every
+    layer on one thread each), a row's outputs are the same bits on any thread
+    count and in any block: alone, at a block's edge, or in the last, partial
+    block. Layers of several tiles and k slices, rows not a multiple of a block."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((1000, 600)).astype(np.float32)
+    m = mc.Sequential([mc.Dense(160, activation="relu", input_dim=600), mc.Dense(96, activation="tanh"),
+                       mc.Dense(10, activation="softmax")], seed=2)
+    m.compile(loss="cross_entropy", optimizer=mc.SGD(lr=0.01, momentum=0.9))
+    m.fit(X, rng.integers(0, 10, 1000), epochs=1, batch_size=64, verbose=0)
+    before = mc.get_num_threads()
+    try:
+        mc.set_num_threads(1)
+        one = m.predict(X)
+        parts = {(a, b): m.predict(X[a:b]) for a, b in [(0, 1), (127, 129), (250, 251), (999, 1000), (5, 300)]}
+        for threads in (2, 3):
+            mc.set_num_threads(threads)
+            assert np.array_equal(m.predict(X), one), threads
+            for (a, b), part in parts.items():
+                assert np.array_equal(m.predict(X[a:b]), part)
+    finally:
+        mc.set_num_threads(before)
+    for (a, b), part in parts.items():
+        assert np.array_equal(part, one[a:b]), (a, b)
+    np.testing.assert_allclose(one, numpy_forward(m, X), rtol=2e-4, atol=1e-6)
+
+
 # ---------------------------------------------------------------- threads sharing a model
 def big_model():
     m = mc.Sequential([mc.Dense(512, activation="relu", input_dim=256), mc.Dense(512, activation="relu"),

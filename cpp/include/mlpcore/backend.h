@@ -62,6 +62,11 @@ struct Backend {
   // Rows predict and evaluate take at a time: the CPU keeps a chunk's layer
   // outputs in cache, a GPU wants enough rows to fill it.
   std::size_t predict_chunk_rows;
+  // Where the backend computes on the host's cores: the rows one thread takes
+  // at a time when a predict is split among the threads by rows (each block
+  // through every layer on one thread). 0: not split; each product uses the
+  // device's parallelism itself. A function: it may depend on the kernels in use.
+  std::size_t (*predict_thread_rows)();
 
   // ------------------------------------------------------------- memory
   // Zero-filled; throws std::bad_alloc when the device has no room.

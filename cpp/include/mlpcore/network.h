@@ -77,7 +77,9 @@ class Network {
 
   // Outputs for host rows of x into host `out` ([rows, output_dim]): logits, or
   // what output_transform makes of them. Computed predict_chunk_rows at a time
-  // in a workspace of the calling thread that only grows.
+  // in a workspace of the calling thread that only grows; where the backend
+  // gives predict_thread_rows, split among the threads by blocks of that many
+  // rows instead (the same bits).
   void predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform = std::nullopt) const;
   // The same for the rows of a host CSR matrix (input_dim columns): its arrays
   // go to the backend once, and each chunk of rows is made dense there.

@@ -42,12 +42,16 @@ double memory_bytes() {
 // A whole span per launch: the GPU needs no cache-sized pieces.
 constexpr std::size_t kWholeSpan = static_cast<std::size_t>(-1);
 
+// The GPU parallelises each product itself.
+std::size_t no_predict_split() { return 0; }
+
 const Backend kCuda = {
     Device::cuda,
     /*host_memory=*/false,
     /*verdict_poll_steps=*/32,  // rare enough not to stall the queue, often enough to stop soon after a diverged batch
     kWholeSpan,
     /*predict_chunk_rows=*/4096,
+    no_predict_split,
     alloc_zeroed,
     device_free,
     upload,

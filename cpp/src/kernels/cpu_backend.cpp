@@ -7,6 +7,7 @@
 
 #include "mlpcore/aligned_buffer.h"
 #include "mlpcore/backend.h"
+#include "mlpcore/dispatch.h"
 #include "mlpcore/elementwise.h"
 #include "mlpcore/threads.h"
 #include "optimizer_update_cpu.h"
@@ -119,12 +120,22 @@ double cpu_squared_norm(const float* x, const std::vector<std::pair<std::size_t,
 // Pieces of a cache-friendly size for the update's threads.
 constexpr std::size_t kUpdatePiece = 1 << 15;
 
+// A predict is split among the threads by rows where the kernels read the
+// weights in place for a block of this many rows (AVX-512): no thread then
+// packs them. Elsewhere each product packs its panels once and shares them
+// among the threads, which costs less than every thread packing its own.
+std::size_t cpu_predict_thread_rows() {
+  constexpr int kRows = 128;
+  return kernels().sgemm_b_in_place_rows >= kRows ? kRows : 0;
+}
+
 const Backend kCpu = {
     Device::cpu,
     /*host_memory=*/true,
     /*verdict_poll_steps=*/1,
     kUpdatePiece,
     /*predict_chunk_rows=*/1024,
+    cpu_predict_thread_rows,
     cpu_alloc,
     cpu_release,
     cpu_copy,

@@ -1,12 +1,15 @@
 #include "mlpcore/network.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "mlpcore/random.h"
+#include "mlpcore/threads.h"
 
 namespace mlpcore {
 namespace {
@@ -161,6 +164,15 @@ PredictWorkspace& predict_workspace(const Backend& backend) {
   return w;
 }
 
+// Floats of the layer outputs predict_in_chunks keeps for chunks of `chunk` rows.
+std::size_t predict_floats(const Network& net, std::size_t chunk) {
+  std::size_t floats = 0;
+  for (std::size_t l = 0; l + 1 < net.num_layers() || (!net.backend().host_memory && l < net.num_layers()); ++l) {
+    floats += chunk * round_up(net.fan_out(l));
+  }
+  return floats;
+}
+
 // Outputs for `rows` rows into host `out`, a chunk at a time; rows_at(r, n)
 // gives rows r .. r + n of the input in backend memory.
 template <class RowsAt>
@@ -174,11 +186,7 @@ void predict_in_chunks(const Network& net, std::size_t rows, std::size_t chunk_r
   const std::size_t layers = net.num_layers(), outputs = net.output_dim();
   const std::size_t chunk = std::min(rows, chunk_rows);
   const bool direct = backend.host_memory;
-  std::size_t floats = 0;
-  for (std::size_t l = 0; l < layers; ++l) {
-    if (l + 1 < layers || !direct) floats += chunk * round_up(net.fan_out(l));
-  }
-  ws.layers.resize(floats);
+  ws.layers.resize(predict_floats(net, chunk));
   std::vector<float*> acts(layers);
   float* next = ws.layers.data();
   for (std::size_t l = 0; l + 1 < layers || (!direct && l < layers); ++l) {
@@ -194,9 +202,58 @@ void predict_in_chunks(const Network& net, std::size_t rows, std::size_t chunk_r
   }
 }
 
+// A predict split among the host's threads by rows: each thread claims blocks
+// of `block` rows and takes each through every layer on its own (its products
+// on one thread), so no thread waits for another between layers, and one
+// slowed by another process claims fewer blocks. A row's outputs are the same
+// bits in any block (a product sums each row of C alike wherever it sits).
+// Every workspace is sized before the team starts; an error inside it (a
+// product's packing space that cannot grow) is raised after it ends.
+void predict_split(const Network& net, const float* x, std::size_t rows, float* out,
+                   std::optional<LossKind> transform, int team, std::size_t block) {
+  const Backend& backend = net.backend();
+  // The calling thread's, named by reference: inside the team the thread_local
+  // itself would name each worker's own (empty) instance.
+  thread_local std::vector<PredictWorkspace> caller_spaces;
+  std::vector<PredictWorkspace>& spaces = caller_spaces;
+  for (std::size_t t = spaces.size(); t < static_cast<std::size_t>(team); ++t) {
+    spaces.push_back(PredictWorkspace{DeviceBuffer<float>(backend, 0), DeviceBuffer<float>(backend, 0)});
+  }
+  for (int t = 0; t < team; ++t) {
+    if (&spaces[t].layers.backend() != &backend) {
+      spaces[t] = PredictWorkspace{DeviceBuffer<float>(backend, 0), DeviceBuffer<float>(backend, 0)};
+    }
+    spaces[t].layers.resize(predict_floats(net, block));
+  }
+  const std::size_t blocks = (rows + block - 1) / block, in = net.input_dim(), outputs = net.output_dim();
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  run_team(team, [&](int t) {
+    ThreadCapGuard one_thread;
+    one_thread.set(1);
+    try {
+      for (std::size_t b; !failed.load(std::memory_order_relaxed) && (b = next.fetch_add(1)) < blocks;) {
+        const std::size_t r0 = b * block, n = std::min(block, rows - r0);
+        predict_in_chunks(net, n, block, out + r0 * outputs, transform, spaces[t],
+                          [&](std::size_t r, std::size_t) { return x + (r0 + r) * in; });
+      }
+    } catch (...) {
+      if (!failed.exchange(true)) error = std::current_exception();
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
+
 }  // namespace
 
 void Network::predict(const float* x, std::size_t rows, float* out, std::optional<LossKind> transform) const {
+  const std::size_t block = backend_->host_memory ? backend_->predict_thread_rows() : 0;
+  const int team = block == 0 ? 1 : static_cast<int>(std::min<std::size_t>(max_threads(), rows / block));
+  if (team > 1) {
+    predict_split(*this, x, rows, out, transform, team, block);
+    return;
+  }
   PredictWorkspace& ws = predict_workspace(*backend_);
   predict_in_chunks(*this, rows, backend_->predict_chunk_rows, out, transform, ws, [&](std::size_t r, std::size_t n) {
     return stage_in(ws.x, x + r * input_dim_, n * input_dim_);
