@@ -65,6 +65,15 @@ def test_back_to_all_threads_when_the_load_goes():
     assert used[switched:].count(1) <= 0.02 * len(used[switched:])
 
 
+def test_one_thread_taken_when_all_threads_are_mostly_slowed_down():
+    # Beside another process, all threads run at full speed for the odd step
+    # (the other process descheduled for a while) and at a fraction of it for
+    # most: judged by their fastest steps they would look better than one thread.
+    tuner = _core.StepThreads(2)
+    used = run(tuner, lambda t, i: (0.5 if i % 4 == 0 else 3.0) if t == 2 else 1.0, 4000)
+    assert used[100:].count(1) >= 0.97 * len(used[100:])
+
+
 def test_a_close_call_keeps_the_current_choice():
     tuner = _core.StepThreads(2)
     used = run(tuner, lambda t, i: 1.0 if t == 2 else 0.97, 2000)  # within the 5 % margin

@@ -26,9 +26,9 @@ class StepThreads {
 
  private:
   static constexpr int kWindow = 8;
-  // A probe runs this many steps and keeps the fastest but the first: the
-  // first pays for the switch (waking threads, or the idle ones still
-  // spinning beside it), which a run of steps on that option would not.
+  // A probe runs this many steps and counts all but the first: the first pays
+  // for the switch (waking threads, or the idle ones still spinning beside
+  // it), which a run of steps on that option would not.
   static constexpr int kProbeSteps = 3;
 
   int choice(int option) const { return option == 0 ? max_threads_ : 1; }
@@ -37,14 +37,17 @@ class StepThreads {
 
   int max_threads_;
   int current_ = 0;  // option in use: 0 all threads, 1 one thread
-  // The option in use is judged by the fastest of its last kWindow steps
-  // (another process only ever slows a step down), the other by its last probe.
+  // The option in use is judged by the median of its last kWindow steps, the
+  // other by the median of its last probe's counted steps. Not by the fastest:
+  // beside another process all threads may run at full speed for the odd step
+  // (the other process descheduled) and at a fraction of it for most, and the
+  // fastest step would hide that.
   double recent_[kWindow] = {};
   int recent_count_ = 0, recent_next_ = 0;
   double other_ = -1.0;  // seconds per row; < 0: not measured yet
   int probe_left_ = 0;    // steps of the probe under way still to hand out
   int probe_seen_ = 0;    // its steps recorded so far
-  double probe_best_ = 0.0;
+  double probe_times_[kProbeSteps - 1] = {};
   bool warmed_up_ = false;
   bool recheck_ = false;  // the loop just switched: probe the option left after kMinInterval steps
   std::size_t steps_since_probe_ = 0;

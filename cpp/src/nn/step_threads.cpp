@@ -35,9 +35,21 @@ int StepThreads::next() {
   return choice(current_);
 }
 
-double StepThreads::current_estimate() const {
-  return *std::min_element(recent_, recent_ + recent_count_);
+namespace {
+// The median of the first `count` values (1 <= count <= N), without allocating.
+template <int N>
+double median(const double (&values)[N], int count) {
+  double sorted[N];
+  for (int i = 0; i < count; ++i) {  // insertion sort: a handful of values
+    int j = i;
+    for (; j > 0 && sorted[j - 1] > values[i]; --j) sorted[j] = sorted[j - 1];
+    sorted[j] = values[i];
+  }
+  return count % 2 ? sorted[count / 2] : 0.5 * (sorted[count / 2 - 1] + sorted[count / 2]);
 }
+}  // namespace
+
+double StepThreads::current_estimate() const { return median(recent_, recent_count_); }
 
 void StepThreads::record(int threads, double seconds_per_row) {
   if (max_threads_ == 1 || !(seconds_per_row > 0.0) || !std::isfinite(seconds_per_row)) return;
@@ -48,9 +60,9 @@ void StepThreads::record(int threads, double seconds_per_row) {
   const int option = threads == max_threads_ ? 0 : 1;
   if (option != current_) {
     ++probe_seen_;  // the first step of a probe is not counted
-    if (probe_seen_ >= 2) probe_best_ = probe_seen_ == 2 ? seconds_per_row : std::min(probe_best_, seconds_per_row);
+    if (probe_seen_ >= 2) probe_times_[probe_seen_ - 2] = seconds_per_row;
     if (probe_left_ > 0 || probe_seen_ < 2) return;  // the probe goes on (or lost its steps to a short batch)
-    other_ = probe_best_;
+    other_ = median(probe_times_, probe_seen_ - 1);
   } else {
     recent_[recent_next_] = seconds_per_row;
     recent_next_ = (recent_next_ + 1) % kWindow;
