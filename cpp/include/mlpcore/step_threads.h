@@ -49,7 +49,7 @@ class StepThreads {
   int probe_seen_ = 0;    // its steps recorded so far
   double probe_times_[kProbeSteps - 1] = {};
   bool warmed_up_ = false;
-  bool recheck_ = false;  // the loop just switched: probe the option left after kMinInterval steps
+  bool recheck_ = false;  // the loop just switched on a narrow win: probe the option left after kMinInterval steps
   std::size_t steps_since_probe_ = 0;
   std::size_t probe_interval_;
 };

@@ -15,6 +15,8 @@ constexpr std::size_t kMinInterval = 16, kMaxInterval = 4096;
 constexpr std::size_t kFirstProbe = 3;
 // The other option must be this much faster before the loop switches to it.
 constexpr double kSwitchMargin = 0.95;
+// A switch that gained less than this factor is checked again after kMinInterval steps.
+constexpr double kRecheckBelow = 0.5;
 }  // namespace
 
 StepThreads::StepThreads(int max_threads) : max_threads_(std::max(1, max_threads)), probe_interval_(kFirstProbe) {}
@@ -70,14 +72,17 @@ void StepThreads::record(int threads, double seconds_per_row) {
   }
   if (recent_count_ > 0 && other_ >= 0.0 && other_ < kSwitchMargin * current_estimate()) {
     // The probe won: its option takes over, judged from its probe until it has
-    // steps of its own; the option left keeps its best recent time.
-    const double left = current_estimate();
+    // steps of its own; the option left keeps its recent time.
+    const double left = current_estimate(), won = other_;
     current_ = 1 - current_;
-    recent_[0] = other_;
+    recent_[0] = won;
     recent_count_ = 1;
     recent_next_ = 1;
     other_ = left;
-    recheck_ = true;  // soon look at the option left once more: one probe can mislead
+    // A narrow win is looked at again soon (one probe can mislead); a wide one
+    // is not: beside a busy process a step on all threads can take ten times
+    // one thread's, and a second look soon would cost more than it could find.
+    recheck_ = won > kRecheckBelow * left;
   }
   update_interval();
 }
