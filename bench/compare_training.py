@@ -602,8 +602,9 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--frameworks", default="mlpcore,pytorch,sklearn,numpy")
     p.add_argument("--memory-rows", type=int, default=60000)
-    p.add_argument("--load-rows", type=int, default=4096,
-                   help="rows of the epoch timed while another process keeps a core busy (0: skip it)")
+    p.add_argument("--load-rows", type=int, default=None,
+                   help="rows of the epoch timed while another process keeps a core busy (default 4096, 2048 "
+                        "with --quick; 0: skip it)")
     p.add_argument("--long-steps", type=int, default=6000,
                    help="steps of the long run of the tiny model at batch 1 (0: skip the long runs)")
     p.add_argument("--long-rows", type=int, default=12000, help="rows an epoch of the long run of the big model")
@@ -624,12 +625,14 @@ def main():
     source = which_mlpcore.select()  # also for the workers: they inherit PYTHONPATH
     if args.quick and not args.worker:
         args.rows, args.tiny_steps, args.memory_rows = 12000, 1500, 12000
-        args.load_rows = min(args.load_rows, 2048)
+        args.load_rows = 2048 if args.load_rows is None else args.load_rows
         args.long_steps, args.long_rows = min(args.long_steps, 3000), min(args.long_rows, 4000)
     if args.smoke and not args.worker:  # inference needs 1024 rows
         args.rows, args.repeats, args.warmup, args.tiny_steps, args.memory_rows = 1024, 1, 256, 20, 1024
         args.batches = [LOAD_BATCH]
         args.load_rows, args.long_steps, args.long_rows, args.long_epochs = 256, 50, 256, 2
+    if args.load_rows is None:
+        args.load_rows = 4096
     if args.worker:
         return worker(args)
 
