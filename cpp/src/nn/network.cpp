@@ -164,11 +164,18 @@ PredictWorkspace& predict_workspace(const Backend& backend) {
   return w;
 }
 
+// Whether predict keeps layer l's output in its workspace: every layer's but
+// the last, which goes straight into the caller's array where the backend
+// reads host memory.
+bool kept_in_workspace(const Network& net, std::size_t l) {
+  return l + 1 < net.num_layers() || !net.backend().host_memory;
+}
+
 // Floats of the layer outputs predict_in_chunks keeps for chunks of `chunk` rows.
 std::size_t predict_floats(const Network& net, std::size_t chunk) {
   std::size_t floats = 0;
-  for (std::size_t l = 0; l + 1 < net.num_layers() || (!net.backend().host_memory && l < net.num_layers()); ++l) {
-    floats += chunk * round_up(net.fan_out(l));
+  for (std::size_t l = 0; l < net.num_layers(); ++l) {
+    if (kept_in_workspace(net, l)) floats += chunk * round_up(net.fan_out(l));
   }
   return floats;
 }
@@ -189,7 +196,8 @@ void predict_in_chunks(const Network& net, std::size_t rows, std::size_t chunk_r
   ws.layers.resize(predict_floats(net, chunk));
   std::vector<float*> acts(layers);
   float* next = ws.layers.data();
-  for (std::size_t l = 0; l + 1 < layers || (!direct && l < layers); ++l) {
+  for (std::size_t l = 0; l < layers; ++l) {
+    if (!kept_in_workspace(net, l)) continue;
     acts[l] = next;
     next += chunk * round_up(net.fan_out(l));
   }
