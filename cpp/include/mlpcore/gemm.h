@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <stdexcept>
 
 #include "mlpcore/kernel_table.h"
 
@@ -31,6 +32,14 @@ struct Epilogue {
   // alpha), computed while B is packed; summed in a fixed order.
   float* b_column_sums = nullptr;
 };
+
+// Every backend's sgemm refuses an epilogue it cannot apply: a bias (added to
+// the product) together with an activation derivative (which multiplies it).
+inline void check_epilogue(const Epilogue& ep) {
+  if (ep.act_output && ep.bias) {
+    throw std::invalid_argument("epilogue: a bias cannot be combined with an activation derivative");
+  }
+}
 
 // op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides of the
 // stored (untransposed) arrays. k == 0 gives C = beta * C (then the epilogue).

@@ -21,6 +21,7 @@
 #include "check.cuh"
 #include "device_math.cuh"
 #include "kernels.cuh"
+#include "mlpcore/gemm.h"
 
 namespace mlpcore::cuda {
 namespace {
@@ -239,9 +240,7 @@ Tile choose_tile(int m, int n) {
 void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc, const Epilogue& epilogue) {
-  if (epilogue.act_output && epilogue.bias) {
-    throw std::invalid_argument("cuda::sgemm: an epilogue takes a bias or an act_output, not both");
-  }
+  check_epilogue(epilogue);
   if (epilogue.b_column_sums && n > 0) b_column_sums(trans_b == Trans::yes, k, n, b, ldb, epilogue.b_column_sums);
   if (m == 0 || n == 0) return;
   constexpr std::size_t kMax = std::numeric_limits<int>::max();

@@ -651,9 +651,7 @@ void run_product(const KernelTable& kt, const Product& pr) {
 void sgemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc, const Epilogue& ep) {
-  if (ep.act_output && ep.bias) {
-    throw std::invalid_argument("epilogue: a bias cannot be combined with an activation derivative");
-  }
+  check_epilogue(ep);
   const bool ta = trans_a == Trans::yes, tb = trans_b == Trans::yes;
   if (n == 0) return;
   const KernelTable& kt = kernels();
